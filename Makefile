@@ -1,0 +1,44 @@
+# Two commands for a fresh machine (see README):
+#   make repro   install everything into .venv/ and run the pipeline (dvc repro, default params)
+#   make test    install the same and run the full test suite (slow tests included)
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Keep every cache inside the repo, never in the user's home; DVC analytics off.
+export DVC_NO_ANALYTICS := 1
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export JUPYTER_CONFIG_DIR := $(CURDIR)/.cache/jupyter/config
+export JUPYTER_DATA_DIR := $(CURDIR)/.cache/jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter/runtime
+export IPYTHONDIR := $(CURDIR)/.cache/ipython
+export HF_HOME := $(CURDIR)/.cache/huggingface
+export TORCH_EXTENSIONS_DIR := $(CURDIR)/.cache/torch_extensions
+export XDG_CACHE_HOME := $(CURDIR)/.cache
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install repro test clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/abel install-paper-scorer
+	$(BIN)/python -m ipykernel install --sys-prefix --name abel --display-name "abel (.venv)" >/dev/null
+	touch $@
+
+repro: install
+	$(BIN)/dvc repro
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) .cache

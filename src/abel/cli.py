@@ -1,0 +1,85 @@
+"""The ``abel`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from abel.io import InputError, read_jsonl, write_jsonl
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from abel.scoring import score_rows
+    from abel.scoring.pool import PaperScorerMissing
+
+    try:
+        rows = read_jsonl(args.input, required=("response", "gold"))
+    except InputError as exc:
+        print(f"abel score: {exc}", file=sys.stderr)
+        return 2
+    try:
+        verdicts, summary = score_rows(
+            rows, args.mode, kind=args.kind, timeout_s=args.timeout_s, workers=args.workers,
+            progress=not args.quiet, desc=Path(args.input).name,
+        )
+    except (PaperScorerMissing, ValueError) as exc:
+        print(f"abel score: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        dropped = {"pred", "result"}  # the released file's own verdicts are never carried over
+        write_jsonl(
+            args.output,
+            ({**{k: v for k, v in row.items() if k not in dropped}, **verdict, "mode": args.mode}
+             for row, verdict in zip(rows, verdicts)),
+        )
+    print(json.dumps(summary.to_dict()))
+    return 0
+
+
+def _cmd_install_paper_scorer(args: argparse.Namespace) -> int:
+    from abel.scoring.pool import PAPER_SCORER_PINS, check_paper_scorer, paper_scorer_dir
+
+    target = Path(args.target) if args.target else paper_scorer_dir()
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--upgrade",
+           "--target", str(target), *PAPER_SCORER_PINS]
+    print(f"installing {' '.join(PAPER_SCORER_PINS)} into {target}", file=sys.stderr)
+    if subprocess.run(cmd).returncode != 0:
+        print("abel install-paper-scorer: pip failed (offline? these two wheels come from PyPI)", file=sys.stderr)
+        return 1
+    check_paper_scorer(target)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="abel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    score = sub.add_parser("score", help="score a JSONL of {response, gold} rows")
+    score.add_argument("input", help="JSONL with 'response' and 'gold' (Abel's released format works as is)")
+    score.add_argument("--mode", choices=("abel", "strict"), default="strict",
+                       help="strict (default): our scorer; abel: bit-compatible with the Abel paper's scorer")
+    score.add_argument("--output", help="write each row back with pred, correct, reason")
+    score.add_argument("--kind", choices=("numeric", "latex", "choice"),
+                       help="answer kind for strict mode (default: inferred from each gold)")
+    score.add_argument("--timeout-s", type=float, default=1.0, help="hard limit per answer in seconds (default 1.0)")
+    score.add_argument("--workers", type=int, default=2, help="worker processes for the sympy path")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(func=_cmd_score)
+
+    install = sub.add_parser("install-paper-scorer",
+                             help="install sympy 1.12 + antlr4 4.11 apart from DVC's antlr4 (needed by --mode abel)")
+    install.add_argument("--target", help="folder (default: $ABEL_PAPER_SCORER_DIR or <venv>/abel-paper-scorer)")
+    install.set_defaults(func=_cmd_install_paper_scorer)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

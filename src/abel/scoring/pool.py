@@ -1,0 +1,124 @@
+"""Time-limited, memory-capped worker processes for the sympy paths.
+
+Every answer that needs sympy (abel mode) or math-verify (strict LaTeX) runs in a worker process
+(pebble ``ProcessPool``, spawn context). A task that runs past ``timeout_s`` has its worker
+killed and replaced, so ``9^{9^{9}}`` or ``1000000!`` cost at most the limit and never stall a run.
+
+Abel-mode workers put the paper-scorer folder (sympy 1.12 + antlr4 4.11, installed by
+``abel install-paper-scorer``) first on ``sys.path`` before anything imports sympy; the main
+environment keeps the antlr4 4.9 that DVC needs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PAPER_SCORER_PINS = ("sympy==1.12", "antlr4-python3-runtime==4.11.1")
+
+
+class PaperScorerMissing(RuntimeError):
+    pass
+
+
+def paper_scorer_dir() -> Path:
+    """Where the abel-mode parser stack lives: $ABEL_PAPER_SCORER_DIR or <venv>/abel-paper-scorer."""
+    env = os.environ.get("ABEL_PAPER_SCORER_DIR")
+    return Path(env) if env else Path(sys.prefix) / "abel-paper-scorer"
+
+
+def check_paper_scorer(path: Path) -> None:
+    if not (path / "sympy" / "__init__.py").is_file() or not (path / "antlr4" / "__init__.py").is_file():
+        raise PaperScorerMissing(
+            f"abel mode needs the paper's parser stack ({', '.join(PAPER_SCORER_PINS)}) in {path}, "
+            "kept apart from DVC's antlr4 4.9. Install it with `abel install-paper-scorer` "
+            "(the Makefile does this), or point ABEL_PAPER_SCORER_DIR at an existing one."
+        )
+
+
+def _init_worker(paper_scorer: str | None, memory_mb: int) -> None:
+    import logging
+
+    # math-verify warns that its own (signal) timeouts are off: this pool enforces the limit.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if paper_scorer:
+        sys.path.insert(0, paper_scorer)
+        import antlr4  # noqa: F401  (the 4.11 runtime, from the folder above)
+        import sympy
+
+        if sympy.__version__ != "1.12" or not sympy.__file__.startswith(paper_scorer):
+            raise RuntimeError(f"paper-scorer worker loaded sympy {sympy.__version__} from {sympy.__file__}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: Any  # the function's return value, or None
+    status: str  # "ok", "timeout" or "error"
+    error: str = ""
+
+
+class WorkerPool:
+    """Run ``fn(*args)`` for many argument tuples, each under a hard wall-clock limit."""
+
+    def __init__(self, workers: int, timeout_s: float, memory_mb: int, paper_scorer: Path | None = None):
+        if paper_scorer is not None:
+            check_paper_scorer(paper_scorer)
+        self.timeout_s = timeout_s
+        self._workers = workers
+        self._initargs = (str(paper_scorer) if paper_scorer else None, memory_mb)
+        self._pool: Any = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure(self) -> Any:
+        if self._pool is None:
+            from pebble import ProcessPool
+
+            self._pool = ProcessPool(
+                max_workers=self._workers,
+                initializer=_init_worker,
+                initargs=self._initargs,
+                context=multiprocessing.get_context("spawn"),
+            )
+        return self._pool
+
+    def map(self, fn: Callable[..., Any], arglist: Sequence[tuple[Any, ...]],
+            on_done: Callable[[], None] | None = None) -> list[Outcome]:
+        if not arglist:
+            return []
+        pool = self._ensure()
+        futures = [pool.schedule(fn, args=args, timeout=self.timeout_s) for args in arglist]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(Outcome(future.result(), "ok"))
+            except FutureTimeout:
+                outcomes.append(Outcome(None, "timeout", f"over {self.timeout_s:g}s"))
+            except Exception as exc:  # worker died (memory cap, recursion) or fn raised
+                outcomes.append(Outcome(None, "error", f"{type(exc).__name__}: {exc}"[:200]))
+            if on_done:
+                on_done()
+        return outcomes
+
+    def close(self) -> None:
+        if self._pool is not None:
+            # close (not stop): a worker being started to replace a killed one finishes starting,
+            # instead of dying mid-start on a semaphore the pool already removed.
+            self._pool.close()
+            self._pool.join(timeout=30)
+            self._pool.stop()
+            self._pool.join()
+            self._pool = None
