@@ -43,7 +43,18 @@ def _clean(text: str) -> str:
     text = text.strip().rstrip(".").strip()
     # a trailing unit or word ("30 dollars", "5 hours per day"): cut it; prose before the number stays
     text = _UNIT_TAIL.sub("", text).strip()
-    return text.strip("(){} ")
+    while len(text) >= 2 and (text[0], text[-1]) in (("{", "}"), ("(", ")")) and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += (ch in "({") - (ch in ")}")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _parse_words(text: str) -> Fraction | None:
