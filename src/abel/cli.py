@@ -53,6 +53,41 @@ def _cmd_install_paper_scorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stage(args: argparse.Namespace) -> int:
+    """Execute notebooks/NN_<stage>.ipynb with papermill into outputs/notebooks/ (atomically)."""
+    import papermill
+
+    from abel.config import ParamsError, find_root, load_params
+
+    try:
+        root = find_root()
+        load_params(root / "params.yaml")  # fail on bad params before starting a kernel
+    except ParamsError as exc:
+        print(f"abel stage {args.name}: {exc}", file=sys.stderr)
+        return 2
+    matches = sorted((root / "notebooks").glob(f"[0-9][0-9]_{args.name}.ipynb"))
+    if len(matches) != 1:
+        print(f"abel stage: no single notebook notebooks/NN_{args.name}.ipynb under {root}", file=sys.stderr)
+        return 2
+    notebook = matches[0]
+    out = root / "outputs" / "notebooks" / notebook.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.ipynb")
+    parameters = dict(args.parameter or [])
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(tmp), parameters=parameters, cwd=str(root),
+            kernel_name=args.kernel, progress_bar=not args.quiet, log_output=False,
+        )
+    except papermill.PapermillExecutionError as exc:
+        tmp.replace(out.with_name(f"{out.stem}.failed.ipynb"))
+        print(f"abel stage {args.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n"
+              f"(executed notebook kept in {out.with_name(out.stem + '.failed.ipynb')})", file=sys.stderr)
+        return 1
+    tmp.replace(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="abel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--workers", type=int, default=2, help="worker processes for the sympy path")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_score)
+
+    stage = sub.add_parser("stage", help="run a pipeline stage's notebook with papermill (what dvc.yaml calls)")
+    stage.add_argument("name", help="stage name: score, analyze, ...")
+    stage.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="override a variable of the notebook's parameters cell (string value)")
+    stage.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3 of this environment)")
+    stage.add_argument("--quiet", action="store_true", help="no papermill progress bar")
+    stage.set_defaults(func=_cmd_stage)
 
     install = sub.add_parser("install-paper-scorer",
                              help="install sympy 1.12 + antlr4 4.11 apart from DVC's antlr4 (needed by --mode abel)")

@@ -13,7 +13,19 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The repo root: the nearest folder at or above ``start`` (default: cwd) holding dvc.yaml.
+
+    Found from the working directory, not from this file, so a copy of the repo (or a notebook
+    opened from notebooks/) uses its own params.yaml and outputs.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder
+    raise ParamsError(f"no repo root (a folder with dvc.yaml and params.yaml) at or above {here}")
 
 
 class ParamsError(ValueError):
@@ -51,9 +63,9 @@ class Params(_Section):
     score: ScoreParams = Field(default_factory=ScoreParams)
     analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
 
-    def data_dir(self, root: Path = REPO_ROOT) -> Path:
+    def data_dir(self, root: Path | None = None) -> Path:
         path = Path(self.data.dir)
-        return path if path.is_absolute() else (root / path).resolve()
+        return path if path.is_absolute() else ((root or find_root()) / path).resolve()
 
 
 def _format_errors(source: str, exc: ValidationError) -> str:
@@ -80,7 +92,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
 
 def load_params(path: str | Path | None = None) -> Params:
     """Load and validate ``params.yaml`` (default: the one at the repo root)."""
-    path = Path(path) if path is not None else REPO_ROOT / "params.yaml"
+    path = Path(path) if path is not None else find_root() / "params.yaml"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

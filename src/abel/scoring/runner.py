@@ -58,7 +58,9 @@ def score_rows(
     slow: list[int] = []
     bar = tqdm(total=len(rows), desc=desc or f"score[{mode}]", disable=not progress, unit="ans", leave=False)
     for i, row in enumerate(rows):
-        response, gold = str(row["response"]), _gold_text(row["gold"])
+        if not isinstance(row["response"], str) or isinstance(row["gold"], (bool, list, dict)):
+            raise ValueError(f"row {i + 1}: 'response' must be a string and 'gold' a string or number")
+        response, gold = row["response"], _gold_text(row["gold"])
         if mode == "abel":
             pred = legacy.extract(response)
             fast = legacy.fast_verdict(pred, gold)

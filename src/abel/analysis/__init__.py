@@ -1,0 +1,1 @@
+"""Statistics and analyses over scored generations (files in, tables and figures out)."""

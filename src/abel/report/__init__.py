@@ -1,0 +1,1 @@
+"""Figures and tables from analysis outputs (files in, PNG/SVG/Markdown out)."""

@@ -1,0 +1,103 @@
+"""Paper figures: colour-blind-safe palette, labelled axes, CIs as error bars, PNG + SVG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from abel.analysis.released import model_size  # noqa: E402
+from abel.io import atomic_open  # noqa: E402
+
+PALETTE = sns.color_palette("colorblind")
+
+
+def save(fig: plt.Figure, stem: Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.svg`` atomically; return both paths."""
+    paths = []
+    for ext in ("png", "svg"):
+        path = stem.with_suffix(f".{ext}")
+        with atomic_open(path, "wb") as fh:
+            # fixed metadata so an unchanged figure is byte-identical across runs
+            meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
+            fig.savefig(fh, format=ext, dpi=150, bbox_inches="tight", metadata=meta)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _pct(x: float) -> float:
+    return 100.0 * x
+
+
+def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> plt.Figure:
+    """Left: accuracy on the original vs perturbed set per model; right: paired delta with CI."""
+    rows = sorted((r for r in rows if r["mode"] == mode), key=lambda r: model_size(r["model"]))
+    if not rows:
+        raise ValueError(f"no robustness rows for mode {mode!r}")
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, (ax_acc, ax_delta) = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    models = [r["model"].upper() for r in rows]
+    xs = range(len(rows))
+    width = 0.36
+    for offset, key, label, color in ((-width / 2, "acc_base", rows[0]["base"], PALETTE[0]),
+                                      (width / 2, "acc_perturbed", rows[0]["perturbed"], PALETTE[1])):
+        vals = [_pct(r[key]) for r in rows]
+        ax_acc.bar([x + offset for x in xs], vals, width, label=label, color=color)
+        for x, v in zip(xs, vals):
+            ax_acc.text(x + offset, v + 0.8, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+    ax_acc.set_xticks(list(xs), models)
+    ax_acc.set_xlabel("model")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_ylim(0, 100)
+    ax_acc.legend(loc="upper left", frameon=False)
+    ax_acc.set_title("accuracy on paired questions")
+
+    deltas = [_pct(r["delta"]) for r in rows]
+    err = [[_pct(r["delta"] - r["delta_lo"]) for r in rows], [_pct(r["delta_hi"] - r["delta"]) for r in rows]]
+    ax_delta.errorbar(list(xs), deltas, yerr=err, fmt="o", color=PALETTE[2], capsize=4)
+    ax_delta.axhline(0, color="0.3", lw=0.8)
+    for x, r in zip(xs, rows):
+        ax_delta.annotate(f"p={r['mcnemar']['p_value']:.2f}", (x, _pct(r["delta_hi"])), textcoords="offset points",
+                          xytext=(0, 4), ha="center", fontsize=7)
+    ax_delta.set_xticks(list(xs), models)
+    ax_delta.set_xlim(-0.6, len(rows) - 0.4)
+    low, high = ax_delta.get_ylim()
+    ax_delta.set_ylim(low, high + 0.15 * (high - low))  # room for the p-value labels
+    ax_delta.set_xlabel("model")
+    ax_delta.set_ylabel("perturbed - original (pp)")
+    ax_delta.set_title(f"paired delta, {int(rows[0]['ci'] * 100)}% bootstrap CI")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def steps_figure(rows: Sequence[dict[str, Any]], mode: str, title: str, max_bucket: int = 8) -> plt.Figure:
+    """Accuracy by number of gold reasoning steps, one line per model, CI error bars."""
+    rows = [r for r in rows if r["mode"] == mode]
+    if not rows:
+        raise ValueError(f"no per-step rows for mode {mode!r}")
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    models = sorted({r["model"] for r in rows}, key=model_size)
+    for i, model in enumerate(models):
+        pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["steps"])
+        xs = [r["steps"] + (i - (len(models) - 1) / 2) * 0.12 for r in pts]
+        ax.errorbar(xs, [_pct(r["value"]) for r in pts],
+                    yerr=[[_pct(r["value"] - r["lo"]) for r in pts], [_pct(r["hi"] - r["value"]) for r in pts]],
+                    fmt="-o", ms=4, capsize=3, color=PALETTE[i % len(PALETTE)], label=model.upper())
+    ticks = sorted({r["steps"] for r in rows})
+    ax.set_xticks(ticks, [f"{t}+" if t == max_bucket else str(t) for t in ticks])
+    ax.set_xlabel("reasoning steps in the gold solution")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(title="model", frameon=False)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,46 @@
+"""Markdown tables. Published numbers are always labelled as such, never mixed unlabelled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def _md(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _pp(x: float, digits: int = 2) -> str:
+    return f"{100 * x:.{digits}f}"
+
+
+def accuracy_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any]) -> str:
+    pub = published.get("accuracy", {})
+    body = []
+    for r in rows:
+        paper = pub.get(r["benchmark"], {}).get(r["model"])
+        ci = f"[{_pp(r['ci_lo'])}, {_pp(r['ci_hi'])}]"
+        body.append([r["benchmark"], r["model"].upper(), r["mode"], r["n"], _pp(r["accuracy"]), ci,
+                     r["timeouts"], "" if paper is None else f"{paper:.2f}"])
+    return _md(["benchmark", "model", "scorer", "n", "accuracy (%)", f"{int(rows[0]['ci'] * 100)}% CI",
+                "timeouts", "published (Abel README)"], body)
+
+
+def robustness_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any]) -> str:
+    pub = published.get("robustness_delta", {})
+    body = []
+    for r in rows:
+        m = r["mcnemar"]
+        paper = pub.get(r["model"])
+        body.append([r["model"].upper(), r["mode"], r["n_paired"], _pp(r["acc_base"]), _pp(r["acc_perturbed"]),
+                     f"{100 * r['delta']:+.2f}", f"[{100 * r['delta_lo']:+.2f}, {100 * r['delta_hi']:+.2f}]",
+                     f"{m['only_base']} / {m['only_other']}", f"{m['p_value']:.3f}",
+                     "" if paper is None else f"{paper:+.2f}"])
+    base, other = rows[0]["base"], rows[0]["perturbed"]
+    note = ("\nThe published deltas are differences of the rounded accuracies; the delta here is the exact "
+            "paired difference over the same questions, so the two can differ in the second decimal.\n")
+    return _md(["model", "scorer", "paired questions", f"{base} (%)", f"{other} (%)", "delta (pp)",
+                f"{int(rows[0]['ci'] * 100)}% paired bootstrap CI", "only-original / only-perturbed correct",
+                "McNemar exact p", "published delta (Abel README)"], body) + note
