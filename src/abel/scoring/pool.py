@@ -11,6 +11,7 @@ environment keeps the antlr4 4.9 that DVC needs.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import resource
@@ -57,6 +58,13 @@ def _init_worker(paper_scorer: str | None, memory_mb: int) -> None:
 
         if sympy.__version__ != "1.12" or not sympy.__file__.startswith(paper_scorer):
             raise RuntimeError(f"paper-scorer worker loaded sympy {sympy.__version__} from {sympy.__file__}")
+        from sympy.parsing.latex import parse_latex
+
+        parse_latex("\\frac{1}{2}+x")  # warm the parser here, outside any answer's time limit
+    else:
+        from math_verify import parse, verify
+
+        verify(parse("$\\frac{1}{2}$"), parse("$0.5$"))  # same: imports and caches before the first task
 
 
 @dataclass(frozen=True)
@@ -96,17 +104,18 @@ class WorkerPool:
         return self._pool
 
     def map(self, fn: Callable[..., Any], arglist: Sequence[tuple[Any, ...]],
-            on_done: Callable[[], None] | None = None) -> list[Outcome]:
+            on_done: Callable[[], None] | None = None, timeout_s: float | None = None) -> list[Outcome]:
         if not arglist:
             return []
         pool = self._ensure()
-        futures = [pool.schedule(fn, args=args, timeout=self.timeout_s) for args in arglist]
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        futures = [pool.schedule(fn, args=args, timeout=limit) for args in arglist]
         outcomes = []
         for future in futures:
             try:
                 outcomes.append(Outcome(future.result(), "ok"))
             except FutureTimeout:
-                outcomes.append(Outcome(None, "timeout", f"over {self.timeout_s:g}s"))
+                outcomes.append(Outcome(None, "timeout", f"over {limit:g}s"))
             except Exception as exc:  # worker died (memory cap, recursion) or fn raised
                 outcomes.append(Outcome(None, "error", f"{type(exc).__name__}: {exc}"[:200]))
             if on_done:
@@ -122,3 +131,25 @@ class WorkerPool:
             self._pool.stop()
             self._pool.join()
             self._pool = None
+
+
+_SHARED: dict[tuple[int, int, str | None], WorkerPool] = {}
+
+
+def shared_pool(workers: int, memory_mb: int, paper_scorer: Path | None = None) -> WorkerPool:
+    """A pool kept warm for the life of this process (closed at exit).
+
+    Starting a worker and warming sympy / math-verify costs far more than scoring one answer, so
+    every ``score_rows`` call in a process (a stage scores several files in two modes) reuses the
+    same workers. Killed workers are replaced by pebble; the time limit is set per call.
+    """
+    key = (workers, memory_mb, str(paper_scorer) if paper_scorer else None)
+    if key not in _SHARED:
+        _SHARED[key] = WorkerPool(workers, 0.0, memory_mb, paper_scorer)
+    return _SHARED[key]
+
+
+@atexit.register
+def close_shared_pools() -> None:
+    while _SHARED:
+        _SHARED.popitem()[1].close()

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from abel.scoring import legacy, strict
-from abel.scoring.pool import WorkerPool, paper_scorer_dir
+from abel.scoring.pool import paper_scorer_dir, shared_pool
 
 Mode = Literal["abel", "strict"]
 
@@ -80,8 +80,8 @@ def score_rows(
         scorer_dir = (paper_scorer or paper_scorer_dir()) if mode == "abel" else None
         fn = legacy.judge if mode == "abel" else strict.judge_slow
         args = [(str(rows[i]["response"]), _gold_text(rows[i]["gold"])) for i in slow]
-        with WorkerPool(workers, timeout_s, memory_mb, scorer_dir) as pool:
-            outcomes = pool.map(fn, args, on_done=bar.update)
+        pool = shared_pool(workers, memory_mb, scorer_dir)
+        outcomes = pool.map(fn, args, on_done=bar.update, timeout_s=timeout_s)
         for i, outcome in zip(slow, outcomes):
             if outcome.status == "ok":
                 ok, pred, third = outcome.value
