@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README):
 #   make repro   install everything into .venv/ and run the pipeline (dvc repro, default params)
 #   make test    install the same and run the full test suite (slow tests included)
+#   make lab     JupyterLab in the same environment
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -20,7 +21,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test clean
+.PHONY: install repro test lab clean
 
 install: $(STAMP)
 
@@ -39,6 +40,9 @@ repro: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
 
 clean:
 	rm -rf $(VENV) .cache

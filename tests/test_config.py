@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from abel.config import ParamsError, find_root, load_params, parse_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repo_params_load_and_match_defaults() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params.score.modes == ["abel", "strict"]
+    assert params == parse_params(params.model_dump())
+
+
+@pytest.mark.parametrize("raw,key,phrase", [
+    ({"score": {"timeout": 1}}, "score.timeout", "unknown key"),
+    ({"scor": {}}, "scor", "unknown key"),
+    ({"score": {"timeout_s": "fast"}}, "score.timeout_s", "valid number"),
+    ({"score": {"timeout_s": -1}}, "score.timeout_s", "greater than 0"),
+    ({"score": {"workers": 0}}, "score.workers", "greater than or equal to 1"),
+    ({"score": {"modes": ["abel", "lenient"]}}, "score.modes.1", "'abel' or 'strict'"),
+    ({"analyze": {"ci": 1.5}}, "analyze.ci", "less than 1"),
+])
+def test_bad_params_name_the_key(raw: dict, key: str, phrase: str) -> None:
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw, "params.yaml")
+    message = str(err.value)
+    assert f"  {key}:" in message and phrase in message, message
+
+
+def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "params.yaml"
+    bad.write_text("score: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+    with pytest.raises(ParamsError, match="cannot read"):
+        load_params(tmp_path / "nope.yaml")
+    bad.write_text("- a list\n")
+    with pytest.raises(ParamsError, match="mapping"):
+        load_params(bad)
+
+
+def test_find_root(tmp_path: Path) -> None:
+    assert find_root(REPO / "notebooks") == REPO
+    with pytest.raises(ParamsError, match="no repo root"):
+        find_root(tmp_path)
+
+
+def test_relative_data_dir_resolves_against_root(tmp_path: Path) -> None:
+    params = parse_params({"data": {"dir": "data/x"}})
+    assert params.data_dir(tmp_path) == (tmp_path / "data" / "x").resolve()
+    assert parse_params({"data": {"dir": "/abs"}}).data_dir(tmp_path) == Path("/abs")
