@@ -16,6 +16,7 @@ from abel.analysis.released import model_size  # noqa: E402
 from abel.io import atomic_open  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
+matplotlib.rcParams["svg.hashsalt"] = "abel"  # deterministic SVG ids: unchanged figures stay byte-identical
 
 
 def save(fig: plt.Figure, stem: Path) -> list[Path]:

@@ -48,7 +48,8 @@ def score_released(files: list[ReleasedFile], out_dir: Path, modes: list[Mode], 
                 ({"id": row.get("id", i), "prompt": row.get("prompt", ""), "response": row["response"],
                   "gold": row["gold"], **verdict} for i, (row, verdict) in enumerate(zip(rows, verdicts))),
             )
-            summary.append({"benchmark": file.benchmark, "model": file.model, "source": str(file.path),
+            summary.append({"benchmark": file.benchmark, "model": file.model, "source": file.path.name,
                             **stats.to_dict()})
-    write_json(out_dir / "summary.json", summary)
+    # tracked output: deterministic, so no wall-clock seconds or absolute paths in the file
+    write_json(out_dir / "summary.json", [{k: v for k, v in s.items() if k != "seconds"} for s in summary])
     return summary
