@@ -38,6 +38,8 @@ def strict(response: str, gold: str, kind=None) -> dict:
     ("#### D) 24", "D"),
     ("Thus \\boxed{A}.", "A"),
     ("#### 12\nQuestion: Tom has 3 apples...\n#### 3", "12"),        # hallucinated next question
+    ("#### The total is 30", "30"),                                  # lead-in prose, one number
+    ("Checking each option, the answer is (B).", "B"),               # no marker, explicit choice
 ])
 def test_correct(response: str, gold: str) -> None:
     verdict = strict(response, gold)
@@ -51,6 +53,8 @@ def test_correct(response: str, gold: str) -> None:
     ("#### 39000", "390", "wrong number"),
     ("#### 5, 6", "5", "not a single number"),
     ("#### 12:00", "2", "not a single number"),
+    ("#### She has 5 apples and 6 pears", "5", "not a single number"),
+    ("#### 2^3", "8", "not a single number"),                        # expressions are not evaluated
     ("I boxed the eggs, 5 in each box. The answer is 7.", "5", "no #### marker"),  # "boxed" in prose
     ("the answer is a number we find next", "A", "no #### marker"),  # "answer is a" in prose
     ("#### 55.51", "55.5", "wrong number"),

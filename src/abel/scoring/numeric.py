@@ -97,6 +97,12 @@ def parse_number(text: str) -> Fraction | None:
                 return a / b
         return None
     match = _NUMBER.fullmatch(cleaned)
+    if match is None:
+        # lead-in prose around exactly one number ("The total is 30"): that number is the answer;
+        # two or more numbers ("5 or 6", "12:00") stay ambiguous and are refused
+        found = list(_NUMBER.finditer(cleaned))
+        if len(found) == 1 and sum(ch.isdigit() for ch in cleaned) == len(re.sub(r"\D", "", found[0].group(0))):
+            match = found[0]
     if match:
         sign, digits = match.groups()
         value = Fraction(digits.replace(",", ""))

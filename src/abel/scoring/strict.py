@@ -77,17 +77,18 @@ def judge_fast(response: str, gold: str, kind: Kind | None = None) -> Verdict | 
     kind = kind or infer_kind(gold)
     extraction = extract_final(response)
     pred = extraction.text
+    if kind == "choice":
+        letter, why = choice_letter(pred) if pred is not None else (None, extraction.note)
+        if letter is None and not why.startswith("hedged"):
+            # no letter where the final answer goes: an explicit "answer is (X)" near the end counts
+            match = _ANSWER_IS.search(response[-2000:])
+            letter = match.group(1) if match else None
+        if letter is None:
+            return Verdict(False, pred, why)
+        ok = letter == gold.strip().upper()
+        return Verdict(ok, letter, "" if ok else "wrong option")
     if pred is None:
         return Verdict(False, None, extraction.note)
-    if kind == "choice":
-        letter, why = choice_letter(pred)
-        if letter is None:
-            # the marker line held prose: look for an explicit "answer is (X)" in the response
-            match = _ANSWER_IS.search(response[-2000:])
-            letter = match.group(1) if match and not why.startswith("hedged") else None
-            if letter is None:
-                return Verdict(False, pred, why)
-        return Verdict(letter == gold.strip().upper(), letter, "" if letter == gold.strip().upper() else "wrong option")
     if kind == "numeric":
         value, gold_value = parse_number(pred), parse_number(gold)
         if gold_value is None:
