@@ -87,3 +87,10 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         write_jsonl(target, rows())
     assert target.read_text() == "old\n" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("flag,value", [("--timeout-s", "-1"), ("--timeout-s", "abc"), ("--workers", "0")])
+def test_bad_numeric_options_are_refused(tmp_path: Path, flag: str, value: str) -> None:
+    src = write_rows(tmp_path / "in.jsonl", [{"response": "#### 1", "gold": "1"}])
+    proc = run_abel("score", str(src), flag, value)
+    assert proc.returncode == 2 and flag in proc.stderr

@@ -11,6 +11,19 @@ from pathlib import Path
 from abel.io import InputError, read_jsonl, write_jsonl
 
 
+def _positive(kind: type) -> object:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    return parse
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
     from abel.scoring import score_rows
     from abel.scoring.pool import PaperScorerMissing
@@ -99,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", help="write each row back with pred, correct, reason")
     score.add_argument("--kind", choices=("numeric", "latex", "choice"),
                        help="answer kind for strict mode (default: inferred from each gold)")
-    score.add_argument("--timeout-s", type=float, default=1.0, help="hard limit per answer in seconds (default 1.0)")
-    score.add_argument("--workers", type=int, default=2, help="worker processes for the sympy path")
+    score.add_argument("--timeout-s", type=_positive(float), default=1.0, help="hard limit per answer in seconds (default 1.0)")
+    score.add_argument("--workers", type=_positive(int), default=2, help="worker processes for the sympy path")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_score)
 
