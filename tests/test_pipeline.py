@@ -16,6 +16,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
+from abel.io import read_jsonl
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +42,7 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
-    for generated in ("metrics", "figures/released", "reports"):
+    for generated in ("metrics", "figures/released", "figures/curation", "reports"):
         shutil.rmtree(dest / generated, ignore_errors=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["data"]["dir"] = str(data_dir)  # the copy does not sit beside shared/
@@ -67,6 +69,12 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
         for ext in ("png", "svg"):
             assert (repo_copy / f"figures/released/{stem}.{ext}").stat().st_size > 1000
     assert "| 7B | abel |" in (repo_copy / "reports/released/robustness.md").read_text()
+    # curate: real curated data, funnel report and figures
+    train = read_jsonl(repo_copy / "data/curated/train.jsonl")
+    report = json.loads((repo_copy / "reports/curation/report.json").read_text())
+    assert len(train) == report["train"] > 0
+    assert set(report["funnel"]) == {"gsm8k", "math"}
+    assert (repo_copy / "figures/curation/funnel.png").stat().st_size > 1000
 
 
 def test_second_repro_is_a_no_op(repo_copy: Path) -> None:
@@ -78,6 +86,13 @@ def test_dvc_exp_run_with_set_param_beside_abel_mode(repo_copy: Path) -> None:
     assert version("antlr4-python3-runtime").startswith("4.9"), "DVC's antlr4 must stay 4.9 in the main env"
     out = _run([str(BIN / "dvc"), "exp", "run", "-S", "analyze.bootstrap_resamples=2000"], repo_copy).stdout
     # only the stage that reads analyze.* re-runs; score (abel mode, antlr4 4.11 in workers) is cached
-    assert "Running stage 'analyze'" in out and "Running stage 'score'" not in out
+    assert "Running stage 'analyze'" in out
+    assert "Running stage 'score'" not in out and "Running stage 'curate'" not in out
     shown = _run([str(BIN / "dvc"), "exp", "show", "--json"], repo_copy).stdout
     assert "bootstrap_resamples" in shown
+
+
+def test_changing_a_curate_param_reruns_only_curate(repo_copy: Path) -> None:
+    out = _run([str(BIN / "dvc"), "exp", "run", "-S", "curate.format=answer_only"], repo_copy).stdout
+    assert "Running stage 'curate'" in out
+    assert "Running stage 'score'" not in out and "Running stage 'analyze'" not in out

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 
@@ -48,6 +48,46 @@ class ScoreParams(_Section):
     released_glob: str = Field("abel_outputs/outputs/*/*.jsonl", min_length=1, description="released generations, relative to data.dir")
 
 
+SourceName = Literal["gsm8k", "math", "tal_scq5k", "gsm_symbolic"]
+EvalSetName = Literal["gsm8k_test", "gsm8k_robust", "math_test", "math500", "svamp", "asdiv", "mawps", "mathqa",
+                      "gsm_hard", "gsm_plus", "tal_scq5k_test"]
+
+
+class CurateParams(_Section):
+    sources: dict[SourceName, float] = Field(
+        default_factory=lambda: {"gsm8k": 1.0, "math": 1.0, "tal_scq5k": 0.0, "gsm_symbolic": 0.0},
+        description="mixing weights; 0 switches a source off")
+    max_records: int = Field(2000, ge=0, description="records selected after filtering (0 = all)")
+    val_fraction: float = Field(0.05, ge=0, lt=0.5)
+    seed: int = Field(0, ge=0)
+    format: Literal["answer_only", "original", "stepwise"] = "stepwise"
+    keep_calculator_annotations: bool = False
+    curriculum: Literal["none", "easy_to_hard"] = "none"
+    on_bad_record: Literal["error", "skip"] = "skip"
+    verify_answer: bool = True
+    max_tokens: int = Field(1024, ge=0, description="prompt + target limit in tokenizer tokens (0 = off)")
+    tokenizer: str = Field("smollm2", min_length=1, description="smollm2 | whitespace | a Hugging Face tokenizer dir/id")
+    dedupe: bool = True
+    near_dup_threshold: float = Field(0.9, gt=0.5, le=1.0)
+    decontaminate: bool = True
+    decontaminate_against: list[EvalSetName] = Field(default_factory=lambda: [
+        "gsm8k_test", "gsm8k_robust", "math_test", "math500", "svamp", "asdiv", "mawps", "mathqa",
+        "gsm_hard", "gsm_plus", "tal_scq5k_test"])
+    ngram: int = Field(13, ge=5, le=50)
+    ngram_min_overlap: float = Field(0.5, gt=0, le=1.0, description="fraction of a question's n-grams found in one test item")
+    ngram_normalize: bool = Field(False, description="numbers -> 0 and names -> N before n-gramming (template twins)")
+    procedural_size: int = Field(2000, ge=1)
+    download: bool = Field(True, description="fetch a missing source from its canonical URL into data/raw/")
+
+    @model_validator(mode="after")
+    def _some_source(self) -> CurateParams:
+        if not any(w > 0 for w in self.sources.values()):
+            raise ValueError("at least one source needs a weight > 0")
+        if any(w < 0 for w in self.sources.values()):
+            raise ValueError("source weights must be >= 0")
+        return self
+
+
 class AnalyzeParams(_Section):
     seed: int = Field(0, ge=0)
     bootstrap_resamples: int = Field(10_000, ge=100, le=1_000_000)
@@ -60,6 +100,7 @@ class AnalyzeParams(_Section):
 
 class Params(_Section):
     data: DataParams = Field(default_factory=DataParams)
+    curate: CurateParams = Field(default_factory=CurateParams)
     score: ScoreParams = Field(default_factory=ScoreParams)
     analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
 

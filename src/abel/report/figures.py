@@ -102,3 +102,51 @@ def steps_figure(rows: Sequence[dict[str, Any]], mode: str, title: str, max_buck
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def funnel_figure(funnel: dict[str, dict[str, int]], steps: Sequence[str], title: str) -> plt.Figure:
+    """Left: records read vs kept per source. Right: records removed by each filter, per source."""
+    sns.set_theme(style="whitegrid", context="paper")
+    removed_steps = [s for s in steps if s not in ("read", "kept", "selected")]
+    sources = list(funnel)
+    fig, (ax_kept, ax_drop) = plt.subplots(1, 2, figsize=(10, 0.9 + 0.35 * len(removed_steps)),
+                                           gridspec_kw={"width_ratios": [2, 3]})
+    ys = range(len(sources))
+    ax_kept.barh(list(ys), [funnel[s]["read"] for s in sources], color="0.8", label="read")
+    ax_kept.barh(list(ys), [funnel[s]["kept"] for s in sources], color=PALETTE[0], label="kept")
+    ax_kept.barh(list(ys), [funnel[s]["selected"] for s in sources], color=PALETTE[2], label="selected")
+    ax_kept.set_yticks(list(ys), sources)
+    ax_kept.set_xlabel("records")
+    ax_kept.set_ylabel("source")
+    ax_kept.legend(frameon=False, fontsize=7, loc="lower right")
+    ax_kept.set_title("read, kept after filters, selected", fontsize=9)
+    height = 0.8 / max(len(sources), 1)
+    for i, src in enumerate(sources):
+        ys_step = [j + (i - (len(sources) - 1) / 2) * height for j in range(len(removed_steps))]
+        vals = [funnel[src][step] for step in removed_steps]
+        ax_drop.barh(ys_step, vals, height=height, color=PALETTE[(i + 3) % len(PALETTE)], label=src)
+        for y, v in zip(ys_step, vals):
+            ax_drop.text(v, y, f" {v}", va="center", fontsize=7)
+    ax_drop.set_yticks(list(range(len(removed_steps))), removed_steps)
+    ax_drop.invert_yaxis()
+    ax_drop.set_xlabel("records removed")
+    ax_drop.legend(title="source", frameon=False, fontsize=7, loc="lower right")
+    ax_drop.set_title("removed by each filter (in pipeline order)", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def distribution_figure(values: dict[str, list[float]], xlabel: str, title: str, bins: int = 30) -> plt.Figure:
+    """Histogram of a per-record quantity (tokens, steps, level), one colour per source."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for i, (name, vals) in enumerate(values.items()):
+        if vals:
+            ax.hist(vals, bins=bins, alpha=0.6, color=PALETTE[i % len(PALETTE)], label=f"{name} (n={len(vals)})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("records")
+    ax.legend(frameon=False)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,1 @@
+"""Parental Oversight as a measurable pipeline: every curation decision explicit, counted, switchable."""

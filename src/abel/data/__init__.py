@@ -1,0 +1,1 @@
+"""Source resolution (local copy or canonical remote, clear offline error) and the record schema."""

@@ -1,0 +1,245 @@
+"""Training sources and evaluation sets: where each file lives, how to read it, one schema.
+
+Every real source has a canonical remote file and a path under the data directory
+(``params.yaml: data.dir``). A local copy always wins; without one, the stage downloads the remote
+into ``data/raw/`` when ``curate.download`` is on, and otherwise (or offline) stops with one message
+naming the missing file and how to point the stage at it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from abel.io import InputError, atomic_open
+from abel.scoring.extract import last_boxed
+from abel.scoring.numeric import parse_number
+
+
+class SourceError(RuntimeError):
+    """A source file is missing or cannot be fetched; the message says which and how to fix it."""
+
+
+class BadRecord(ValueError):
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"field '{field_name}': {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    source: str
+    question: str
+    rationale: str
+    answer: str
+    kind: str  # numeric | latex | choice (how the scorer reads the answer)
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source, "question": self.question, "rationale": self.rationale,
+                "answer": self.answer, "kind": self.kind, "tags": self.tags}
+
+
+def _text(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRecord(key, "missing or empty")
+    return value.strip()
+
+
+def _gsm8k(raw: dict[str, Any], rid: str, source: str) -> Record:
+    question, solution = _text(raw, "question"), _text(raw, "answer")
+    if "####" not in solution:
+        raise BadRecord("answer", "no '#### <answer>' line")
+    rationale, _, answer = solution.rpartition("####")
+    answer = answer.strip().replace(",", "")
+    if parse_number(answer) is None:
+        raise BadRecord("answer", f"final answer {answer!r} is not a number")
+    rationale = rationale.strip()
+    if not rationale:
+        raise BadRecord("answer", "empty rationale before '####'")
+    steps = sum(1 for line in rationale.splitlines() if line.strip())
+    return Record(rid, source, question, rationale, answer, "numeric", {"steps": steps})
+
+
+def _math(raw: dict[str, Any], rid: str, source: str) -> Record:
+    problem, solution = _text(raw, "problem"), _text(raw, "solution")
+    answer, note = last_boxed(solution)
+    if not answer or not answer.strip():
+        raise BadRecord("solution", "no final answer (" + (note or "empty \\boxed{}") + ")")
+    level = re.fullmatch(r"Level (\d)", str(raw.get("level", "")))
+    return Record(rid, source, problem, solution, answer.strip(), "latex",
+                  {"level": int(level.group(1)) if level else None, "subject": raw.get("type")})
+
+
+def _tal(raw: dict[str, Any], rid: str, source: str) -> Record:
+    problem = _text(raw, "problem")
+    letter = _text(raw, "answer_value").upper()
+    options = raw.get("answer_option_list")
+    if not isinstance(options, list) or not options:
+        raise BadRecord("answer_option_list", "missing or empty")
+    labels = []
+    for opt in options:
+        item = opt[0] if isinstance(opt, list) and opt else opt
+        if not isinstance(item, dict) or "aoVal" not in item:
+            raise BadRecord("answer_option_list", "an option lacks 'aoVal'")
+        labels.append(f"({item['aoVal']}) {str(item.get('content', '')).strip()}")
+    if letter not in {lab[1] for lab in labels}:
+        raise BadRecord("answer_value", f"{letter!r} is not one of the options")
+    analysis = raw.get("answer_analysis") or []
+    rationale = "\n".join(str(a).strip() for a in analysis if str(a).strip())
+    if not rationale:
+        raise BadRecord("answer_analysis", "missing or empty")
+    question = problem + "\nOptions: " + " ".join(labels)
+    return Record(rid, source, question, rationale, letter, "choice", {"difficulty": raw.get("difficulty")})
+
+
+_INSTRUCTION_TAIL = re.compile(r"\s*Give the result as your final answer\..*$", re.DOTALL)
+
+
+def _gsm_symbolic(raw: dict[str, Any], rid: str, source: str) -> Record:
+    question = _INSTRUCTION_TAIL.sub("", _text(raw, "question"))
+    cot = (raw.get("metadata") or {}).get("answer_cot") or ""
+    answer = _text(raw, "answer").replace(",", "")
+    if parse_number(answer) is None:
+        raise BadRecord("answer", f"final answer {answer!r} is not a number")
+    rationale = cot.rpartition("####")[0].strip() if "####" in cot else cot.strip()
+    if not rationale:
+        raise BadRecord("metadata.answer_cot", "missing or empty")
+    steps = sum(1 for line in rationale.splitlines() if line.strip())
+    return Record(rid, source, question, rationale, answer, "numeric", {"steps": steps})
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    local: str  # path under the data directory
+    remote: str  # canonical file URL (same format as the local copy)
+    reader: Callable[[dict[str, Any], str, str], Record]
+    derived_from: tuple[str, ...] = ()  # eval sets whose items this source is built from
+
+
+TRAIN_SOURCES: dict[str, SourceSpec] = {
+    "gsm8k": SourceSpec(
+        "gsm8k", "gsm8k/train.jsonl",
+        "https://raw.githubusercontent.com/openai/grade-school-math/3101c7d5072418e28b9008a6636bde82a006892c/"
+        "grade_school_math/data/train.jsonl", _gsm8k),
+    "math": SourceSpec(
+        "math", "math/train.jsonl",
+        "https://raw.githubusercontent.com/ZubinGou/math-evaluation-harness/db77bc6bb2a17c90ed2d63e88ebd8c40a82858c5/"
+        "data/math/train.jsonl", _math),
+    "tal_scq5k": SourceSpec(
+        "tal_scq5k", "tal_scq5k_en/en_single_choice_train_3K.jsonl",
+        "https://raw.githubusercontent.com/math-eval/TAL-SCQ5K/8a66d6e14c65ba002beda39747e6b7c43bd2d472/"
+        "en_single_choice_constructed_5K/en_single_choice_train_3K.jsonl", _tal),
+}
+# reasoning-gym's gsm_symbolic templates are GSM-Symbolic's, built from GSM8K *test* questions.
+PROCEDURAL = SourceSpec("gsm_symbolic", "", "reasoning-gym (procedural, offline)", _gsm_symbolic,
+                        derived_from=("gsm8k_test",))
+
+
+def resolve(spec: SourceSpec, data_dir: Path, download_dir: Path | None) -> Path:
+    """The local file for ``spec``: under ``data_dir``, else downloaded into ``download_dir``."""
+    local = data_dir / spec.local
+    if local.is_file():
+        return local
+    if download_dir is not None:
+        cached = download_dir / spec.local
+        if cached.is_file():
+            return cached
+        try:
+            with urllib.request.urlopen(spec.remote, timeout=30) as resp, atomic_open(cached, "wb") as out:
+                while chunk := resp.read(1 << 20):
+                    out.write(chunk)
+            return cached
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SourceError(
+                f"source '{spec.name}': no local copy at {local}, and downloading {spec.remote} failed "
+                f"({reason}). Put the file at {local} (or {cached}), or set data.dir in params.yaml to a "
+                "folder holding it, e.g. `dvc exp run -S data.dir=/path/to/data`."
+            ) from None
+    raise SourceError(
+        f"source '{spec.name}': no local copy at {local} and curate.download is off. Put the file there "
+        f"(canonical copy: {spec.remote}), or set data.dir in params.yaml to a folder holding it."
+    )
+
+
+def read_source(spec: SourceSpec, path: Path) -> Iterator[tuple[int, Record | BadRecord]]:
+    """(line number, record or the reason it is bad) for each line; invalid JSON raises InputError."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from exc
+            try:
+                if not isinstance(raw, dict):
+                    raise BadRecord("<line>", "not a JSON object")
+                yield lineno, spec.reader(raw, f"{spec.name}/{lineno}", spec.name)
+            except BadRecord as bad:
+                yield lineno, bad
+
+
+def procedural_records(size: int, seed: int) -> Iterator[tuple[int, Record | BadRecord]]:
+    import reasoning_gym
+
+    for i, raw in enumerate(reasoning_gym.create_dataset("gsm_symbolic", seed=seed, size=size), start=1):
+        try:
+            yield i, _gsm_symbolic(raw, f"gsm_symbolic/{seed}/{i}", "gsm_symbolic")
+        except BadRecord as bad:
+            yield i, bad
+
+
+# ---- evaluation sets, for decontamination: (name, path under data dir, question text of a row)
+def _q(*keys: str, join: str = " ") -> Callable[[dict[str, Any]], str]:
+    return lambda row: join.join(str(row.get(k, "")) for k in keys).strip()
+
+
+def _abel_prompt(row: dict[str, Any]) -> str:
+    match = re.match(r"Question:\n(.*)\nAnswer:", row.get("prompt", ""), re.DOTALL)
+    return match.group(1) if match else ""
+
+
+def _gsm_hard(row: dict[str, Any]) -> str:
+    return str(row.get("input", ""))
+
+
+EVAL_SETS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "gsm8k_test": ("gsm8k/test.jsonl", _q("question")),
+    "gsm8k_robust": ("abel_outputs/outputs/gsm8k_robust/7b.jsonl", _abel_prompt),
+    "math_test": ("math/test.jsonl", _q("problem")),
+    "math500": ("math500/test.jsonl", _q("problem")),
+    "svamp": ("svamp/SVAMP.json", _q("Body", "Question")),
+    "asdiv": ("asdiv/test.jsonl", _q("body", "question")),
+    "mawps": ("mawps/test.jsonl", _q("input")),
+    "mathqa": ("mathqa/test.jsonl", _q("problem")),
+    "gsm_hard": ("gsm_hard/gsmhardv2.jsonl", _gsm_hard),
+    "gsm_plus": ("gsm_plus/gsmplus_testmini.jsonl", _q("question")),
+    "tal_scq5k_test": ("tal_scq5k_en/en_single_choice_test_2K.jsonl", _q("problem")),
+}
+
+
+def load_eval_questions(data_dir: Path, names: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """{eval set: [(item id, question text)]} for every named set found under ``data_dir``."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name in names:
+        rel, text_of = EVAL_SETS[name]
+        path = data_dir / rel
+        if not path.is_file():
+            raise SourceError(f"decontamination set '{name}': missing {path} (set data.dir, or drop it from "
+                              "curate.decontaminate_against)")
+        if path.suffix == ".json":
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            # split on "\n" only: JSON strings may hold U+2028 and other characters splitlines() breaks on
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        out[name] = [(str(i + 1), text_of(row)) for i, row in enumerate(rows)]
+    return out
