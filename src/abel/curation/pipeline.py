@@ -46,13 +46,15 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
             spec = TRAIN_SOURCES[name]
             path = resolve(spec, data_dir, root / "data" / "raw" if cfg.download else None)
             where, rows = str(path), read_source(spec, path)
+        # the report (a tracked file) names files relative to data.dir, so it is the same on every machine
+        shown = where if name == PROCEDURAL.name else _relative(Path(where), data_dir, root)
         for lineno, item in rows:
             funnel[name]["read"] += 1
             if isinstance(item, BadRecord):
                 if cfg.on_bad_record == "error":
                     raise CurationError(f"{where}:{lineno}: {item} (set curate.on_bad_record: skip to drop such records)")
                 funnel[name]["malformed"] += 1
-                bad_records.append({"source": name, "file": where, "line": lineno, "field": item.field, "error": str(item)})
+                bad_records.append({"source": name, "file": shown, "line": lineno, "field": item.field, "error": str(item)})
                 continue
             records.append(item)
 
@@ -135,6 +137,15 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
     write_jsonl(reports / "contamination.jsonl", (asdict(h) for h in hits))
     write_jsonl(reports / "dropped.jsonl", (asdict(d) for d in drops))
     return report
+
+
+def _relative(path: Path, data_dir: Path, root: Path) -> str:
+    for base, label in ((data_dir, "<data.dir>"), (root, ".")):
+        try:
+            return f"{label}/{path.resolve().relative_to(base.resolve())}"
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _examples(drops: list[filters.Drop], by_id: dict[str, Record], per_reason: int = 3) -> dict[str, list[dict[str, str]]]:
