@@ -183,3 +183,28 @@ def test_smollm2_tokenizer_counts_tokens() -> None:
 
     count = token_counter("smollm2")
     assert count(["Question:\nJanet has 3 apples.\nAnswer:\n"]) == [14]
+
+
+def test_missing_source_is_downloaded_from_its_url(tmp_path: Path) -> None:
+    """The real download path, against an HTTP server on loopback serving a GSM8K-format file."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "train.jsonl").write_text(json.dumps(GOOD) + "\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/train.jsonl"
+        spec = SourceSpec("gsm8k", "gsm8k/train.jsonl", url, TRAIN_SOURCES["gsm8k"].reader)
+        path = resolve(spec, tmp_path / "data", tmp_path / "raw")
+        assert path == tmp_path / "raw" / "gsm8k" / "train.jsonl"
+        assert path.read_text() == (served / "train.jsonl").read_text()
+        assert resolve(spec, tmp_path / "data", tmp_path / "raw") == path  # cached: no second download
+    finally:
+        server.shutdown()
+        server.server_close()
