@@ -49,7 +49,7 @@ def tiny_data(tmp_path: Path, data_dir: Path) -> Path:
 
 def cfg(**kw) -> CurateParams:
     base = dict(sources={"gsm8k": 1.0}, max_records=0, val_fraction=0.0, tokenizer="whitespace", download=False,
-                decontaminate_against=["gsm8k_test"])
+                decontaminate_against=["gsm8k"])
     return CurateParams(**{**base, **kw})
 
 
@@ -60,7 +60,7 @@ def test_funnel_counts_each_filter(tiny_data: Path, tmp_path: Path) -> None:
     assert funnel["duplicate"] == 1 and funnel["contaminated"] == 1 and funnel["kept"] == 2
     assert report["malformed"][0]["line"] == 2 and report["malformed"][0]["field"] == "question"
     hits = read_jsonl(tmp_path / "reports/curation/contamination.jsonl")
-    assert hits == [{"train_id": "gsm8k/6", "test_set": "gsm8k_test", "test_id": "1", "overlap": 1.0, "method": "ngram"}]
+    assert hits == [{"train_id": "gsm8k/6", "test_set": "gsm8k", "test_id": "1", "overlap": 1.0, "method": "ngram"}]
 
 
 def test_filters_switch_off(tiny_data: Path, tmp_path: Path) -> None:
@@ -110,9 +110,9 @@ def test_near_duplicates_and_exact() -> None:
 
 def test_provenance_catches_template_derived_records() -> None:
     record = rec("gsm_symbolic/0/1", "Completely rephrased question with 7 numbers", source="gsm_symbolic")
-    hits = filters.contamination([record], {"gsm8k_test": [("1", "unrelated text " * 5)]}, 13, 0.5,
-                                 lambda r: ("gsm8k_test",))
-    assert [(h.test_set, h.method) for h in hits] == [("gsm8k_test", "provenance")]
+    hits = filters.contamination([record], {"gsm8k": [("1", "unrelated text " * 5)]}, 13, 0.5,
+                                 lambda r: ("gsm8k",))
+    assert [(h.test_set, h.method) for h in hits] == [("gsm8k", "provenance")]
 
 
 def test_procedural_source_is_dropped_by_decontamination(data_dir: Path, tmp_path: Path) -> None:

@@ -113,3 +113,12 @@ def test_latex_equivalence(pred: str, gold: str, correct: bool) -> None:
 
 def test_judge_fast_leaves_hard_latex_to_workers() -> None:
     assert judge_fast("\\boxed{x^2+1}", "1+x^2", "latex") is None
+
+
+def test_float_golds_are_written_positionally() -> None:
+    from abel.scoring.numeric import plain_number
+
+    assert plain_number(2.0107e-06) == "0.0000020107"
+    assert plain_number(-9867630.0) == "-9867630"
+    verdicts, _ = score_rows([{"response": "#### 0.0000020107", "gold": 2.0107e-06}], "strict", progress=False)
+    assert verdicts[0]["correct"]

@@ -44,14 +44,16 @@ def _steps(record: Record, keep_calculator: bool) -> list[str]:
 
 def render(record: Record, fmt: Format, keep_calculator: bool = False) -> str:
     """The target text (the model learns this after the prompt)."""
+    # "####" answers are read to the end of the line; a newline inside a LaTeX answer is whitespace
+    answer = re.sub(r"\s*\n\s*", " ", record.answer)
     if fmt == "answer_only":
-        return f"#### {record.answer}"
+        return f"#### {answer}"
     if fmt == "original":
         body = record.rationale if keep_calculator else strip_calculator(record.rationale)
-        return f"{body.strip()}\n#### {record.answer}"
+        return f"{body.strip()}\n#### {answer}"
     if fmt == "stepwise":
         steps = _steps(record, keep_calculator)
         numbered = [f"{i}. {step}" for i, step in enumerate(steps, start=1)]
-        numbered.append(f"{len(steps) + 1}. [Final solution] The answer is {record.answer}.")
-        return "\n".join(numbered) + f"\n#### {record.answer}"
+        numbered.append(f"{len(steps) + 1}. [Final solution] The answer is {answer}.")
+        return "\n".join(numbered) + f"\n#### {answer}"
     raise ValueError(f"unknown format {fmt!r} (expected answer_only, original or stepwise)")

@@ -142,7 +142,7 @@ TRAIN_SOURCES: dict[str, SourceSpec] = {
 }
 # reasoning-gym's gsm_symbolic templates are GSM-Symbolic's, built from GSM8K *test* questions.
 PROCEDURAL = SourceSpec("gsm_symbolic", "", "reasoning-gym (procedural, offline)", _gsm_symbolic,
-                        derived_from=("gsm8k_test",))
+                        derived_from=("gsm8k",))
 
 
 def resolve(spec: SourceSpec, data_dir: Path, download_dir: Path | None) -> Path:
@@ -198,48 +198,11 @@ def procedural_records(size: int, seed: int) -> Iterator[tuple[int, Record | Bad
             yield i, bad
 
 
-# ---- evaluation sets, for decontamination: (name, path under data dir, question text of a row)
-def _q(*keys: str, join: str = " ") -> Callable[[dict[str, Any]], str]:
-    return lambda row: join.join(str(row.get(k, "")) for k in keys).strip()
-
-
-def _abel_prompt(row: dict[str, Any]) -> str:
-    match = re.match(r"Question:\n(.*)\nAnswer:", row.get("prompt", ""), re.DOTALL)
-    return match.group(1) if match else ""
-
-
-def _gsm_hard(row: dict[str, Any]) -> str:
-    return str(row.get("input", ""))
-
-
-EVAL_SETS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
-    "gsm8k_test": ("gsm8k/test.jsonl", _q("question")),
-    "gsm8k_robust": ("abel_outputs/outputs/gsm8k_robust/7b.jsonl", _abel_prompt),
-    "math_test": ("math/test.jsonl", _q("problem")),
-    "math500": ("math500/test.jsonl", _q("problem")),
-    "svamp": ("svamp/SVAMP.json", _q("Body", "Question")),
-    "asdiv": ("asdiv/test.jsonl", _q("body", "question")),
-    "mawps": ("mawps/test.jsonl", _q("input")),
-    "mathqa": ("mathqa/test.jsonl", _q("problem")),
-    "gsm_hard": ("gsm_hard/gsmhardv2.jsonl", _gsm_hard),
-    "gsm_plus": ("gsm_plus/gsmplus_testmini.jsonl", _q("question")),
-    "tal_scq5k_test": ("tal_scq5k_en/en_single_choice_test_2K.jsonl", _q("problem")),
-}
-
-
 def load_eval_questions(data_dir: Path, names: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """{eval set: [(item id, question text)]} for every named set found under ``data_dir``."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    for name in names:
-        rel, text_of = EVAL_SETS[name]
-        path = data_dir / rel
-        if not path.is_file():
-            raise SourceError(f"decontamination set '{name}': missing {path} (set data.dir, or drop it from "
-                              "curate.decontaminate_against)")
-        if path.suffix == ".json":
-            rows = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            # split on "\n" only: JSON strings may hold U+2028 and other characters splitlines() breaks on
-            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-        out[name] = [(str(i + 1), text_of(row)) for i, row in enumerate(rows)]
-    return out
+    """{benchmark: [(item id, question text)]} from the benchmark registry, for decontamination."""
+    from abel.data import registry
+
+    try:
+        return {name: [(item.id, item.question) for item in registry.load(name, data_dir)] for name in names}
+    except registry.RegistryError as exc:
+        raise SourceError(f"decontamination: {exc} (or drop it from curate.decontaminate_against)") from None

@@ -110,6 +110,15 @@ def parse_number(text: str) -> Fraction | None:
     return _parse_words(cleaned)
 
 
+def plain_number(value: float | int) -> str:
+    """A number as positional digits (never ``2e-06``): the shortest repr, expanded."""
+    from decimal import Decimal
+
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return format(Decimal(repr(float(value))), "f")
+
+
 def numbers_equal(pred: Fraction, gold: Fraction, gold_text: str = "") -> bool:
     if pred == gold:
         return True

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from abel.scoring import legacy, strict
+from abel.scoring.numeric import plain_number
 from abel.scoring.pool import paper_scorer_dir, shared_pool
 
 Mode = Literal["abel", "strict"]
@@ -32,7 +33,7 @@ class ScoreSummary:
 
 
 def _gold_text(gold: Any) -> str:
-    return gold if isinstance(gold, str) else format(gold, "g") if isinstance(gold, float) else str(gold)
+    return plain_number(gold) if isinstance(gold, (int, float)) else str(gold)
 
 
 def score_rows(
