@@ -208,3 +208,17 @@ def test_missing_source_is_downloaded_from_its_url(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_mixing_ratio_and_curriculum(data_dir: Path, tmp_path: Path) -> None:
+    report = curate(cfg(sources={"gsm8k": 3.0, "math": 1.0}, max_records=400, val_fraction=0.1, decontaminate=False,
+                        dedupe=False, curriculum="easy_to_hard"), data_dir, tmp_path, progress=False)
+    assert report["funnel"]["gsm8k"]["selected"] == 300 and report["funnel"]["math"]["selected"] == 100
+    assert report["train"] == 360 and report["val"] == 40
+    from abel.curation.pipeline import difficulty
+    from abel.data.sources import Record as R
+
+    rows = read_jsonl(tmp_path / "data/curated/train.jsonl")
+    keys = [difficulty(R(r["id"], r["source"], r["question"], r["rationale"], r["answer"], r["kind"], r["tags"]))
+            for r in rows]
+    assert keys == sorted(keys) and keys[0] < keys[-1]
