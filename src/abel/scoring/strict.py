@@ -125,3 +125,17 @@ def judge_slow(response: str, gold: str) -> tuple[bool, str | None, str]:
     pred = extract_final(response).text or ""
     ok = latex_equivalent(pred, gold)
     return ok, pred, "" if ok else "not equivalent"
+
+
+def canonical_answer(response: str, kind: Kind) -> object | None:
+    """A hashable key for the response's final answer, equal for answers strict mode calls equal
+    without sympy (for majority voting): a Fraction, an option letter or normalized LaTeX."""
+    pred = extract_final(response).text
+    if pred is None:
+        return None
+    if kind == "choice":
+        return choice_letter(pred)[0]
+    value = parse_number(pred)
+    if value is not None:
+        return value
+    return None if kind == "numeric" else _normalize_latex(pred)

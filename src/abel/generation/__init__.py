@@ -1,0 +1,1 @@
+"""Generation: batched Hugging Face backend, kill-safe resumable runner, maj@k / pass@k."""

@@ -1,0 +1,64 @@
+"""Resumable, kill-safe generation into Abel's released schema (``id, prompt, response`` + ``sample``).
+
+Rows are appended one finished batch at a time, flushed and fsync'd. On start, a torn last line (a
+kill in the middle of a write) is cut off, and every (id, sample) already in the file is skipped, so
+re-running after SIGKILL never duplicates or truncates a finished row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+Generate = Callable[[list[str]], list[str]]
+
+
+def finished_keys(path: Path) -> set[tuple[str, int]]:
+    """(id, sample) pairs already written; repairs a torn final line in place."""
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
+    if end < len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+            fh.flush()
+            os.fsync(fh.fileno())
+    keys = set()
+    for lineno, line in enumerate(data[:end].split(b"\n"), start=1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: invalid JSON in a finished row: {exc.msg}") from None
+            keys.add((str(row["id"]), int(row.get("sample", 0))))
+    return keys
+
+
+def run(items: Sequence[dict[str, Any]], generate: Generate, out_path: Path, *, samples: int = 1,
+        batch_size: int = 16, progress: bool = True) -> int:
+    """Generate ``samples`` responses for each item (``id``, ``prompt``); return how many were new."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = finished_keys(out_path)
+    todo = [(str(it["id"]), s, it["prompt"]) for s in range(samples) for it in items
+            if (str(it["id"]), s) not in done]
+    bar = tqdm(total=len(todo), desc=f"generate {out_path.name}", unit="resp", disable=not progress)
+    with out_path.open("a", encoding="utf-8") as fh:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            responses = generate([prompt for _, _, prompt in batch])
+            if len(responses) != len(batch):
+                raise RuntimeError(f"generator returned {len(responses)} responses for {len(batch)} prompts")
+            fh.write("".join(json.dumps({"id": rid, "sample": s, "prompt": prompt, "response": resp},
+                                        ensure_ascii=False) + "\n"
+                             for (rid, s, prompt), resp in zip(batch, responses)))
+            fh.flush()
+            os.fsync(fh.fileno())
+            bar.update(len(batch))
+    bar.close()
+    return len(todo)

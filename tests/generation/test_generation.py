@@ -1,0 +1,129 @@
+"""Generation: batched == one-by-one (left padding), stop strings, kill-safe resume, maj@k / pass@k."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from abel.generation import metrics, runner
+from abel.generation.hf import HFGenerator, SamplingConfig, truncate_at_stop
+from abel.scoring.strict import canonical_answer
+
+CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub)."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    model = LlamaForCausalLM(cfg)
+    path = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return model, tok, path
+
+
+def test_batched_greedy_equals_one_by_one(tiny) -> None:
+    model, tok, _ = tiny
+    prompts = ["Question:\nTom has 3 apples.\nAnswer:\n", "Question:\nHow many?\nAnswer:\n", "Question:\n3 + 2\n"]
+    cfg = SamplingConfig(max_new_tokens=12, stop=())
+    batched = HFGenerator(model, tok, batch_size=3).generate(prompts, cfg)
+    single = [HFGenerator(model, tok, batch_size=1).generate([p], cfg)[0] for p in prompts]
+    assert batched == single
+    assert all(batched)
+
+
+def test_stop_strings() -> None:
+    assert truncate_at_stop("#### 5\nQuestion: next", ["\nQuestion:"]) == "#### 5"
+    assert truncate_at_stop("a STOP b END", ["END", "STOP"]) == "a "
+    assert truncate_at_stop("no stop", ["\nQuestion:"]) == "no stop"
+
+
+def test_generation_respects_stop_strings(tiny) -> None:
+    model, tok, _ = tiny
+    free = HFGenerator(model, tok).generate(["Question:\n"], SamplingConfig(max_new_tokens=20, stop=()))[0]
+    assert len(free) > 4
+    stop = free[2:4]
+    cut = HFGenerator(model, tok).generate(["Question:\n"], SamplingConfig(max_new_tokens=20, stop=(stop,)))[0]
+    assert cut == free[: free.find(stop)]
+
+
+def _run_script(path: Path, out: Path, kill_after: int | None) -> str:
+    return textwrap.dedent(f"""
+        import os, signal, time
+        from pathlib import Path
+        from abel.generation import runner
+        calls = 0
+        def generate(prompts):
+            global calls
+            calls += 1
+            if {kill_after!r} is not None and calls > {kill_after!r}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return [p.upper() for p in prompts]
+        items = [{{"id": i, "prompt": f"q{{i}}"}} for i in range(10)]
+        runner.run(items, generate, Path({str(out)!r}), samples=2, batch_size=3, progress=False)
+    """)
+
+
+def test_resume_after_sigkill_never_duplicates_or_truncates(tmp_path: Path) -> None:
+    out = tmp_path / "gen.jsonl"
+    script = tmp_path / "gen.py"
+    script.write_text(_run_script(tmp_path, out, kill_after=3))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    first = out.read_text().split("\n")
+    assert len([line for line in first if line]) == 9  # three finished batches of 3
+    with out.open("a") as fh:
+        fh.write('{"id": "torn", "sa')  # a write cut short by the kill
+    script.write_text(_run_script(tmp_path, out, kill_after=None))
+    subprocess.run([sys.executable, str(script)], check=True)
+    rows = [json.loads(line) for line in out.read_text().split("\n") if line]
+    keys = [(r["id"], r["sample"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 20
+    assert all(r["response"] == r["prompt"].upper() for r in rows)
+
+
+def test_run_writes_abel_schema(tmp_path: Path) -> None:
+    out = tmp_path / "g.jsonl"
+    assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: ["#### 1" for _ in ps], out, progress=False) == 1
+    assert json.loads(out.read_text()) == {"id": "7", "sample": 0, "prompt": "p", "response": "#### 1"}
+    assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: 1 / 0, out, progress=False) == 0  # nothing left
+
+
+def test_pass_at_k() -> None:
+    assert metrics.pass_at_k(10, 0, 5) == 0.0
+    assert metrics.pass_at_k(10, 10, 1) == 1.0
+    assert metrics.pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    assert metrics.pass_at_k(4, 1, 2) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        metrics.pass_at_k(3, 4, 1)
+
+
+def test_maj_at_k_with_canonical_answers() -> None:
+    responses = ["#### 5", "#### 5.0", "#### 6", "#### $6", "#### 6"]
+    keys = [canonical_answer(r, "numeric") for r in responses]
+    assert keys[:2] == [Fraction(5), Fraction(5)]
+    correct = [k == 5 for k in keys]
+    assert metrics.maj_at_k(keys, correct, 2) is True
+    assert metrics.maj_at_k(keys, correct, 5) is False  # 6 wins three votes to two
+    assert metrics.majority([None, "B", "A", "B"]) == "B"
+    assert metrics.majority(["A", "B"]) == "A"  # tie: the first seen
+    assert metrics.maj_at_k([None, None], [False, False], 2) is False
