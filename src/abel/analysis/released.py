@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from abel.analysis.stats import accuracy_by_tags, bootstrap_accuracy, mcnemar_exact, paired_bootstrap_delta
+from abel.data.registry import question_from_abel_prompt
 from abel.io import read_jsonl
 
 Key = tuple[str, str, str]  # (benchmark, model, mode)
@@ -97,11 +98,6 @@ def gsm8k_step_tags(test_file: Path) -> dict[str, int]:
     return tags
 
 
-def _question_of(prompt: str) -> str:
-    match = re.match(r"Question:\n(.*)\nAnswer:", prompt, re.DOTALL)
-    return match.group(1).strip() if match else prompt.strip()
-
-
 def steps_table(scored: dict[Key, list[dict[str, Any]]], step_tags: dict[str, int], *, benchmark: str = "gsm8k",
                 max_bucket: int = 8, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
     """Accuracy by number of gold reasoning steps (``>= max_bucket`` pooled), per model and mode."""
@@ -109,8 +105,7 @@ def steps_table(scored: dict[Key, list[dict[str, Any]]], step_tags: dict[str, in
     for (bench, model, mode), items in sorted(scored.items()):
         if bench != benchmark:
             continue
-        kept = [(r, step_tags[_question_of(r.get("prompt", ""))]) for r in items
-                if _question_of(r.get("prompt", "")) in step_tags]
+        kept = [(r, step_tags[q]) for r in items if (q := question_from_abel_prompt(r.get("prompt", ""))) in step_tags]
         if not kept:
             continue
         tags = [{"steps": min(s, max_bucket)} for _, s in kept]

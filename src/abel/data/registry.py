@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from abel.io import InputError, read_jsonl
 from abel.scoring.extract import last_boxed
 from abel.scoring.numeric import plain_number
 
@@ -114,24 +115,27 @@ def _options(kind: str, row: dict[str, Any]) -> str:
 
 
 def _rows(bench: Benchmark, path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
     if bench.format == "json":
-        return json.loads(text)
-    rows = []
-    for lineno, line in enumerate(text.split("\n"), start=1):  # "\n" only: strings may hold U+2028
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise RegistryError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-    return rows
+        return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return read_jsonl(path)
+    except InputError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+_ABEL_PROMPT_QUESTION = re.compile(r"Question:\n(.*)\nAnswer:", re.DOTALL)
+
+
+def question_from_abel_prompt(prompt: str) -> str:
+    """The question inside Abel's ``Question:\n{q}\nAnswer:...`` prompt (the prompt itself if it is not one)."""
+    match = _ABEL_PROMPT_QUESTION.match(prompt)
+    return match.group(1).strip() if match else prompt.strip()
 
 
 def question_of(bench: Benchmark, row: dict[str, Any]) -> str:
     question = bench.question.format(**row).strip()
     if bench.question_extract == "abel_prompt":
-        match = re.match(r"Question:\n(.*)\nAnswer:", question, re.DOTALL)
-        question = match.group(1).strip() if match else question
+        question = question_from_abel_prompt(question)
     if bench.options != "none":
         question += "\n" + _options(bench.options, row)
     return question
