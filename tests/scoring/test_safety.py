@@ -49,3 +49,10 @@ def test_timeouts_are_counted_and_do_not_stall_the_rest() -> None:
     verdicts, summary = score_rows(rows, "strict", timeout_s=0.5, workers=2, progress=False)
     assert summary.timeouts == 2
     assert verdicts[2]["correct"] is True
+
+
+def test_a_pool_without_a_time_limit_refuses_work() -> None:
+    from abel.scoring.pool import shared_pool
+
+    with pytest.raises(ValueError, match="positive time limit"):
+        shared_pool(1, 4096).map(str, [(1,)])

@@ -77,7 +77,7 @@ class Outcome:
 class WorkerPool:
     """Run ``fn(*args)`` for many argument tuples, each under a hard wall-clock limit."""
 
-    def __init__(self, workers: int, timeout_s: float, memory_mb: int, paper_scorer: Path | None = None):
+    def __init__(self, workers: int, timeout_s: float | None, memory_mb: int, paper_scorer: Path | None = None):
         if paper_scorer is not None:
             check_paper_scorer(paper_scorer)
         self.timeout_s = timeout_s
@@ -107,8 +107,10 @@ class WorkerPool:
             on_done: Callable[[], None] | None = None, timeout_s: float | None = None) -> list[Outcome]:
         if not arglist:
             return []
-        pool = self._ensure()
         limit = self.timeout_s if timeout_s is None else timeout_s
+        if limit is None or limit <= 0:
+            raise ValueError(f"a positive time limit per task is required (got {limit!r})")
+        pool = self._ensure()
         futures = [pool.schedule(fn, args=args, timeout=limit) for args in arglist]
         outcomes = []
         for future in futures:
@@ -145,7 +147,7 @@ def shared_pool(workers: int, memory_mb: int, paper_scorer: Path | None = None) 
     """
     key = (workers, memory_mb, str(paper_scorer) if paper_scorer else None)
     if key not in _SHARED:
-        _SHARED[key] = WorkerPool(workers, 0.0, memory_mb, paper_scorer)
+        _SHARED[key] = WorkerPool(workers, None, memory_mb, paper_scorer)  # the limit comes with each map()
     return _SHARED[key]
 
 
