@@ -36,7 +36,7 @@ def tiny_model():
 def smollm2():
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from abel.curation.tokens import smollm2_gguf_path
+    from abel.modelio import smollm2_gguf_path
 
     gguf = smollm2_gguf_path()
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from abel.config import ParamsError, find_root, load_params, parse_params
 
@@ -53,3 +54,25 @@ def test_relative_data_dir_resolves_against_root(tmp_path: Path) -> None:
     params = parse_params({"data": {"dir": "data/x"}})
     assert params.data_dir(tmp_path) == (tmp_path / "data" / "x").resolve()
     assert parse_params({"data": {"dir": "/abs"}}).data_dir(tmp_path) == Path("/abs")
+
+
+def test_profiles_overlay_sections_and_errors_name_the_profile() -> None:
+    raw = {"sft": {"lr": 1e-4}, "profiles": {"tiny": {"sft": {"model": "tiny", "tiny": {"layers": 2}}},
+                                             "paper": {"sft": {"lr": 2e-5, "precision": "bf16"}}}}
+    assert parse_params(raw).sft.lr == 1e-4 and parse_params(raw).profile == "cpu"
+    tiny = parse_params({**raw, "profile": "tiny"})
+    assert (tiny.sft.model, tiny.sft.tiny.layers, tiny.sft.tiny.hidden_size, tiny.sft.lr) == ("tiny", 2, 64, 1e-4)
+    assert parse_params({**raw, "profile": "paper"}).sft.lr == 2e-5
+    bad = {**raw, "profiles": {"paper": {"sft": {"lr": -1}}}}
+    with pytest.raises(ParamsError, match=r"profiles\.paper\.sft\.lr"):
+        parse_params(bad)  # found on the laptop even while the cpu profile is active
+    with pytest.raises(ParamsError, match=r"profiles\.tiny\.score: Input should be 'curate', 'sft' or 'generate'"):
+        parse_params({"profiles": {"tiny": {"score": {}}}})
+    with pytest.raises(ParamsError, match="profile: Input should be 'cpu', 'tiny' or 'paper'"):
+        parse_params({"profile": "gpu"})
+
+
+def test_every_profile_in_params_yaml_is_valid() -> None:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name in ("cpu", "tiny", "paper"):
+        assert parse_params({**raw, "profile": name}).profile == name

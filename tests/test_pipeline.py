@@ -42,10 +42,11 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
-    for generated in ("metrics", "figures/released", "figures/curation", "reports"):
+    for generated in ("metrics", "figures/released", "figures/curation", "figures/sft", "reports"):
         shutil.rmtree(dest / generated, ignore_errors=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["data"]["dir"] = str(data_dir)  # the copy does not sit beside shared/
+    params["profile"] = "tiny"  # SFT of a from-scratch tiny model: the cpu profile's SmolLM2 run takes minutes
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
@@ -75,6 +76,14 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert len(train) == report["train"] > 0
     assert set(report["funnel"]) == {"gsm8k", "math"}
     assert (repo_copy / "figures/curation/funnel.png").stat().st_size > 1000
+    # sft: a real 2-process DeepSpeed run on the curated data, its curves and its model
+    sft = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
+    assert (sft["profile"], sft["model"], sft["world_size"], sft["zero_stage"]) == ("tiny", "tiny", 2, 2)
+    assert sft["train_loss_final"] < sft["train_loss_first"] and sft["val_loss_final"] < sft["val_loss_first"]
+    assert sft["steps_with_shared_examples"] == 0
+    assert (repo_copy / "models/sft/model.safetensors").is_file()
+    assert (repo_copy / "figures/sft/loss.svg").stat().st_size > 1000
+    assert sum(1 for _ in (repo_copy / "metrics/sft/train.csv").open()) == sft["steps"] + 1
 
 
 def test_second_repro_is_a_no_op(repo_copy: Path) -> None:

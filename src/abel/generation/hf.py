@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from abel.modelio import encode_prompt
+
 
 @dataclass(frozen=True)
 class SamplingConfig:
@@ -38,7 +40,9 @@ class HFGenerator:
         out: list[str] = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+            # the exact token sequence SFT trained on (abel.modelio.encode_prompt), left-padded
+            ids = [encode_prompt(self.tokenizer, prompts[i]) for i in idx]
+            enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding=True)
             enc = {k: v.to(self.model.device) for k, v in enc.items()}
             sample = cfg.temperature > 0
             if sample:

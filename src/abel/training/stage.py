@@ -1,0 +1,41 @@
+"""The ``sft`` stage: launch the run, then turn the ranks' logs into files DVC tracks."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from abel.config import Params
+from abel.io import atomic_open, write_json
+from abel.training.launch import RunResult, launch
+from abel.training.logs import RunLog, read_run, summary
+from abel.training.models import parameter_count
+
+TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s")
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    with atomic_open(path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def run(params: Params, root: Path, model_dir: str = "models/sft", metrics_dir: str = "metrics/sft",
+        runs_dir: Path | None = None, progress: bool = True) -> tuple[RunResult, RunLog, dict[str, Any]]:
+    """Train (or resume), then write ``train.csv``, ``val.csv`` and ``summary.json`` under ``metrics_dir``."""
+    curated = root / "data" / "curated"
+    val = curated / "val.jsonl"
+    result = launch(params.sft, root, curated / "train.jsonl", val if val.is_file() else None,
+                    root / model_dir, runs_dir=runs_dir, progress=progress)
+    log = read_run(result.log_dir)
+    out = root / metrics_dir
+    write_csv(out / "train.csv", log.train, TRAIN_COLUMNS)
+    write_csv(out / "val.csv", log.val, ("step", "val_loss"))
+    info = {"profile": params.profile, "model": params.sft.model, "parameters": parameter_count(str(result.output_dir)),
+            "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
+            "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,
+            **summary(log)}
+    write_json(out / "summary.json", info)
+    return result, log, info

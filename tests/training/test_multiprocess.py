@@ -1,0 +1,124 @@
+"""Real multi-process DeepSpeed on CPU (gloo), checked from what the run itself logged; resume after SIGKILL.
+
+Slow (each run starts 2 processes; the first compiles DeepSpeed's shared-memory op into
+.cache/torch_extensions): run by `make test`, skipped by `-m "not slow"`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from abel.config import SFTParams, parse_params
+from abel.training.launch import RunResult, launch
+from abel.training.logs import RunLog, read_run
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_sft(deepspeed: str, **kw: object) -> SFTParams:
+    return parse_params({"sft": {
+        "model": "tiny", "tiny": {"vocab_size": 400, "hidden_size": 64, "layers": 2, "heads": 4, "intermediate_size": 128},
+        "max_train_examples": 256, "max_val_examples": 16, "max_length": 512, "lr": 3e-3, "warmup_ratio": 0.1,
+        "global_batch_size": 16, "micro_batch_size": 4, "processes": 2, "deepspeed": deepspeed, "max_steps": 30,
+        "save_steps": 10, "eval_steps": 10, "logging_steps": 1, "packing": False, **kw}}).sft
+
+
+def run(sft: SFTParams, curated: tuple[Path, Path], tmp: Path) -> tuple[RunResult, RunLog]:
+    result = launch(sft, REPO, curated[0], curated[1], tmp / "model", runs_dir=tmp / "runs", progress=False)
+    return result, read_run(result.log_dir)
+
+
+def assert_real_multiprocess(log: RunLog, stage: int) -> None:
+    assert log.world_size == 2
+    for rank, begins in log.begins.items():
+        assert begins[0]["world_size"] == 2 and begins[0]["rank"] == rank
+        assert begins[0]["engine"] == "DeepSpeedEngine" and begins[0]["zero_stage"] == stage
+        assert begins[0]["grad_accum"] == 2 and begins[0]["micro_batch"] == 4  # 16 = 4 x 2 ranks x 2
+    # each rank trained on its own shard: never the same example as the other rank in one step
+    assert log.shared_steps == 0
+    assert set(log.shards[0]) != set(log.shards[1])
+    assert min(len(ids) for ids in log.shards.values()) >= 100  # up to 30 steps x 2 micro-batches x 4
+    losses = [r["loss"] for r in log.train]
+    assert len(losses) == 30
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5, losses
+    assert log.val and log.val[-1]["val_loss"] < log.val[0]["val_loss"]
+
+
+@pytest.fixture(scope="module")
+def zero2(curated: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunLog]:
+    return run(tiny_sft("zero2"), curated, tmp_path_factory.mktemp("zero2"))
+
+
+def test_zero2_two_processes(zero2: tuple[RunResult, RunLog]) -> None:
+    result, log = zero2
+    assert_real_multiprocess(log, stage=2)
+    assert (result.output_dir / "model.safetensors").is_file() and (result.output_dir / "tokenizer.json").is_file()
+    assert result.resumed_from is None
+
+
+def test_zero3_two_processes_with_packing(curated: tuple[Path, Path], tmp_path: Path) -> None:
+    result, log = run(tiny_sft("zero3", packing=True), curated, tmp_path)
+    assert log.world_size == 2 and log.begins[0][0]["zero_stage"] == 3 and log.shared_steps == 0
+    losses = [r["loss"] for r in log.train]
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5, losses
+    # ZeRO-3 shards parameters; the saved model is the gathered whole and loads on its own
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(result.output_dir)
+    assert sum(p.numel() for p in model.parameters()) > 50_000
+
+
+def kill_tree(pid: int) -> int:
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    for proc in procs:
+        proc.kill()
+    return len(procs)
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(zero2: tuple[RunResult, RunLog], curated: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {str(REPO)!r})
+        from abel.config import parse_params
+        from abel.training.launch import launch
+        from tests.training.test_multiprocess import tiny_sft
+        if __name__ == "__main__":
+            launch(tiny_sft("zero2"), Path({str(REPO)!r}), Path({str(curated[0])!r}), Path({str(curated[1])!r}),
+                   Path({str(tmp_path / "model")!r}), runs_dir=Path({str(tmp_path / "runs")!r}), progress=False)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not list((tmp_path / "runs").glob("*/checkpoints/checkpoint-10/COMPLETE")):
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert kill_tree(proc.pid) >= 4  # launcher, torchrun, 2 ranks: everything dies at once
+    proc.wait()
+    assert not (tmp_path / "model").exists()
+
+    result, log = run(tiny_sft("zero2"), curated, tmp_path)
+    assert result.resumed_from is not None and int(result.resumed_from.rsplit("-", 1)[1]) >= 10
+    assert len(log.begins[0]) == 2  # a first attempt and a resumed one
+    _, baseline = zero2
+    assert log.train[-1]["step"] == baseline.train[-1]["step"] == 30
+    assert log.train[-1]["loss"] == pytest.approx(baseline.train[-1]["loss"], rel=1e-5)
+    assert log.val[-1]["val_loss"] == pytest.approx(baseline.val[-1]["val_loss"], rel=1e-5)
+    assert (result.output_dir / "model.safetensors").is_file()
+
+
+def test_rank_logs_survive_as_json(zero2: tuple[RunResult, RunLog]) -> None:
+    result, _ = zero2
+    for path in result.log_dir.glob("rank*.jsonl"):
+        assert all(json.loads(line)["event"] in {"begin", "log", "end"} for line in path.read_text().splitlines())
