@@ -42,7 +42,7 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
-    for generated in ("metrics", "figures/released", "figures/curation", "figures/sft", "reports"):
+    for generated in ("metrics", "figures", "reports"):
         shutil.rmtree(dest / generated, ignore_errors=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["data"]["dir"] = str(data_dir)  # the copy does not sit beside shared/
@@ -84,6 +84,19 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert (repo_copy / "models/sft/model.safetensors").is_file()
     assert (repo_copy / "figures/sft/loss.svg").stat().st_size > 1000
     assert sum(1 for _ in (repo_copy / "metrics/sft/train.csv").open()) == sft["steps"] + 1
+    # generate -> score -> analyze on the fine-tuned tiny model (tiny profile: 5 benchmarks)
+    gen = json.loads((repo_copy / "metrics/generate/summary.json").read_text())
+    assert gen["model"] == "models/sft" and gen["backend"] == "hf"
+    assert {k: v["responses"] for k, v in gen["benchmarks"].items()} == {
+        "gsm8k": 16, "gsm8k_robust": 16, "math500": 8, "svamp": 8, "gsm_plus": 8}
+    ours = json.loads((repo_copy / "metrics/ours/accuracy.json").read_text())
+    assert set(ours) == {f"{b}/sft/{m}" for b in gen["benchmarks"] for m in ("abel", "strict")}
+    assert all(0 <= r["ci_lo"] <= r["accuracy"] <= r["ci_hi"] <= 1 and r["n"] == gen["benchmarks"][r["benchmark"]]["responses"]
+               for r in ours.values())
+    by_tag = json.loads((repo_copy / "metrics/ours/by_tag.json").read_text())
+    assert {"math500", "gsm_plus"} <= {r["benchmark"] for r in by_tag} <= set(gen["benchmarks"]) - {"gsm8k"}
+    rob = json.loads((repo_copy / "metrics/ours/robustness.json").read_text())
+    assert {(r["model"], r["mode"], r["n_paired"]) for r in rob} == {("sft", "abel", 16), ("sft", "strict", 16)}
 
 
 def test_second_repro_is_a_no_op(repo_copy: Path) -> None:
@@ -101,7 +114,9 @@ def test_dvc_exp_run_with_set_param_beside_abel_mode(repo_copy: Path) -> None:
     assert "bootstrap_resamples" in shown
 
 
-def test_changing_a_curate_param_reruns_only_curate(repo_copy: Path) -> None:
-    out = _run([str(BIN / "dvc"), "exp", "run", "-S", "curate.format=answer_only"], repo_copy).stdout
-    assert "Running stage 'curate'" in out
-    assert "Running stage 'score'" not in out and "Running stage 'analyze'" not in out
+def test_changing_a_generate_param_reruns_only_what_is_downstream(repo_copy: Path) -> None:
+    out = _run([str(BIN / "dvc"), "exp", "run", "-S", "profiles.tiny.generate.max_new_tokens=32"], repo_copy).stdout
+    assert "Running stage 'generate'" in out
+    assert "Running stage 'curate'" not in out and "Running stage 'sft'" not in out
+    gen = json.loads((repo_copy / "metrics/generate/summary.json").read_text())
+    assert gen["max_new_tokens"] == 32

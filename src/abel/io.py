@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -79,3 +81,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_open(path) as fh:
         fh.write(text)
+
+
+def code_digest(*modules: str) -> str:
+    """Hash of the source files of the given ``abel`` modules/packages (a code change is a new run)."""
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImportError(f"no module {name}")
+        origin = Path(spec.origin)
+        files = sorted(origin.parent.rglob("*.py")) + sorted(origin.parent.rglob("*.json")) \
+            if origin.name == "__init__.py" else [origin]
+        for path in files:
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()

@@ -8,14 +8,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from abel.generation import metrics, runner
+from abel.generation import runner
 from abel.generation.hf import HFGenerator, SamplingConfig, truncate_at_stop
-from abel.scoring.strict import canonical_answer
 
 CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
 
@@ -106,24 +104,3 @@ def test_run_writes_abel_schema(tmp_path: Path) -> None:
     assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: ["#### 1" for _ in ps], out, progress=False) == 1
     assert json.loads(out.read_text()) == {"id": "7", "sample": 0, "prompt": "p", "response": "#### 1"}
     assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: 1 / 0, out, progress=False) == 0  # nothing left
-
-
-def test_pass_at_k() -> None:
-    assert metrics.pass_at_k(10, 0, 5) == 0.0
-    assert metrics.pass_at_k(10, 10, 1) == 1.0
-    assert metrics.pass_at_k(4, 1, 1) == pytest.approx(0.25)
-    assert metrics.pass_at_k(4, 1, 2) == pytest.approx(0.5)
-    with pytest.raises(ValueError):
-        metrics.pass_at_k(3, 4, 1)
-
-
-def test_maj_at_k_with_canonical_answers() -> None:
-    responses = ["#### 5", "#### 5.0", "#### 6", "#### $6", "#### 6"]
-    keys = [canonical_answer(r, "numeric") for r in responses]
-    assert keys[:2] == [Fraction(5), Fraction(5)]
-    correct = [k == 5 for k in keys]
-    assert metrics.maj_at_k(keys, correct, 2) is True
-    assert metrics.maj_at_k(keys, correct, 5) is False  # 6 wins three votes to two
-    assert metrics.majority([None, "B", "A", "B"]) == "B"
-    assert metrics.majority(["A", "B"]) == "A"  # tie: the first seen
-    assert metrics.maj_at_k([None, None], [False, False], 2) is False

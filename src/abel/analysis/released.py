@@ -16,13 +16,13 @@ Key = tuple[str, str, str]  # (benchmark, model, mode)
 _WORD = re.compile(r"[a-z]+")
 
 
-def load_scored(scored_dir: Path) -> dict[Key, list[dict[str, Any]]]:
-    """All ``<benchmark>/<model>.<mode>.jsonl`` files the score stage wrote."""
+def load_scored(scored_dir: Path, required: bool = True) -> dict[Key, list[dict[str, Any]]]:
+    """All ``<benchmark>/<model>.<mode>.jsonl`` files the score stage wrote (``required``: at least one)."""
     scored: dict[Key, list[dict[str, Any]]] = {}
     for path in sorted(scored_dir.glob("*/*.*.jsonl")):
         model, mode = path.stem.rsplit(".", 1)
         scored[(path.parent.name, model, mode)] = read_jsonl(path, required=("correct",))
-    if not scored:
+    if not scored and required:
         raise FileNotFoundError(f"no scored files under {scored_dir}: run the score stage first (dvc repro score)")
     return scored
 
@@ -136,3 +136,19 @@ def write_accuracy_metrics(rows: list[dict[str, Any]], metrics_dir: Path) -> lis
         write_json(path, entry)
         paths.append(path)
     return paths
+
+
+def tag_table(scored: dict[Key, list[dict[str, Any]]], *, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
+    """Accuracy per combination of a benchmark's registry tags (MATH level x subject, GSM-Plus perturbation)."""
+    from abel.data.registry import benchmarks
+
+    known = benchmarks()
+    out = []
+    for (bench, model, mode), items in sorted(scored.items()):
+        keys = list(known[bench].tags) if bench in known else []
+        if not keys or not items or "tags" not in items[0]:
+            continue
+        for row in accuracy_by_tags([r["correct"] for r in items], [r.get("tags") or {} for r in items], keys,
+                                    resamples=resamples, ci=ci, seed=seed):
+            out.append({"benchmark": bench, "model": model, "mode": mode, "tags": keys, **row})
+    return out

@@ -44,7 +44,8 @@ class Benchmark(BaseModel):
     file: str  # under data.dir
     remote: str
     format: Literal["jsonl", "json"] = "jsonl"
-    id_field: str | None = None  # default: the 1-based row number
+    id_field: str | None = None  # default: the row number, counted from id_base
+    id_base: Literal[0, 1] = 1
     question: str  # str.format template over the row's fields
     question_extract: Literal["none", "abel_prompt"] = "none"
     options: Literal["none", "tal", "mathqa"] = "none"
@@ -160,7 +161,7 @@ def load(name: str, data_dir: Path, limit: int | None = None, seed: int = 0) -> 
             gold = _gold(bench.gold, row)
         except (KeyError, ValueError, IndexError) as exc:
             raise RegistryError(f"{path}: row {i + 1}: {type(exc).__name__}: {exc}") from None
-        rid = str(row[bench.id_field]) if bench.id_field else str(i + 1)
+        rid = str(row[bench.id_field]) if bench.id_field else str(i + bench.id_base)
         items.append(Item(rid, question, gold, None if bench.kind == "auto" else bench.kind,
                           bench.prompt.format(question=question), {t: row.get(t) for t in bench.tags}))
     return items

@@ -24,8 +24,11 @@ def accuracy_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any])
         ci = f"[{_pp(r['ci_lo'])}, {_pp(r['ci_hi'])}]"
         body.append([r["benchmark"], r["model"].upper(), r["mode"], r["n"], _pp(r["accuracy"]), ci,
                      r["timeouts"], "" if paper is None else f"{paper:.2f}"])
-    return _md(["benchmark", "model", "scorer", "n", "accuracy (%)", f"{int(rows[0]['ci'] * 100)}% CI",
-                "timeouts", "published (Abel README)"], body)
+    header = ["benchmark", "model", "scorer", "n", "accuracy (%)", f"{int(rows[0]['ci'] * 100)}% CI", "timeouts",
+              "published (Abel README)"]
+    if not pub:  # our own models: nothing published to compare with, so no empty column
+        header, body = header[:-1], [b[:-1] for b in body]
+    return _md(header, body)
 
 
 def robustness_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any]) -> str:
@@ -44,3 +47,15 @@ def robustness_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any
     return _md(["model", "scorer", "paired questions", f"{base} (%)", f"{other} (%)", "delta (pp)",
                 f"{int(rows[0]['ci'] * 100)}% paired bootstrap CI", "only-original / only-perturbed correct",
                 "McNemar exact p", "published delta (Abel README)"], body) + note
+
+
+def tags_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Accuracy per tag combination (one table per benchmark x model x scorer)."""
+    out = []
+    for key in sorted({(r["benchmark"], r["model"], r["mode"]) for r in rows}):
+        part = [r for r in rows if (r["benchmark"], r["model"], r["mode"]) == key]
+        keys = part[0]["tags"]
+        body = [[*(r[k] for k in keys), r["n"], _pp(r["value"], 1), f"[{_pp(r['lo'], 1)}, {_pp(r['hi'], 1)}]"]
+                for r in part]
+        out.append(f"**{key[0]}, {key[1]}, {key[2]} scorer**\n\n" + _md([*keys, "n", "accuracy (%)", "CI"], body))
+    return "\n".join(out)

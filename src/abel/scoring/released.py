@@ -1,4 +1,4 @@
-"""The ``score`` stage over Abel's released generations: find, score (each mode), write."""
+"""The ``score`` stage: Abel's released generations and our own, found, scored (each mode), written."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from abel.scoring.runner import Mode, score_rows
 @dataclass(frozen=True)
 class ReleasedFile:
     benchmark: str  # the folder name: gsm8k, gsm8k_robust, math, mathgpt, ...
-    model: str  # the file stem: 7b, 13b, 70b
+    model: str  # the file stem: 7b, 13b, 70b (ours: the label given to discover_generated)
     path: Path
 
 
@@ -30,6 +30,11 @@ def discover(data_dir: Path, pattern: str) -> list[ReleasedFile]:
     return files
 
 
+def discover_generated(gen_dir: Path, label: str) -> list[ReleasedFile]:
+    """The generate stage's ``<benchmark>.jsonl`` files (none: an empty list, nothing generated yet)."""
+    return [ReleasedFile(p.stem, label, p) for p in sorted(gen_dir.glob("*.jsonl"))] if gen_dir.is_dir() else []
+
+
 def scored_path(out_dir: Path, benchmark: str, model: str, mode: str) -> Path:
     return out_dir / benchmark / f"{model}.{mode}.jsonl"
 
@@ -41,12 +46,14 @@ def score_released(files: list[ReleasedFile], out_dir: Path, modes: list[Mode], 
     for file in files:
         rows = read_jsonl(file.path, required=("response", "gold"))
         for mode in modes:
-            verdicts, stats = score_rows(rows, mode, timeout_s=timeout_s, workers=workers, memory_mb=memory_mb,
+            kind = rows[0].get("kind") if rows else None  # our generations carry the registry's answer kind
+            verdicts, stats = score_rows(rows, mode, kind=kind, timeout_s=timeout_s, workers=workers, memory_mb=memory_mb,
                                          progress=progress, desc=f"{file.benchmark}/{file.model} [{mode}]")
             write_jsonl(
                 scored_path(out_dir, file.benchmark, file.model, mode),
-                ({"id": row.get("id", i), "prompt": row.get("prompt", ""), "response": row["response"],
-                  "gold": row["gold"], **verdict} for i, (row, verdict) in enumerate(zip(rows, verdicts))),
+                ({"id": row.get("id", i), "sample": row.get("sample", 0), "prompt": row.get("prompt", ""),
+                  "response": row["response"], "gold": row["gold"], "tags": row.get("tags", {}), **verdict}
+                 for i, (row, verdict) in enumerate(zip(rows, verdicts))),
             )
             summary.append({"benchmark": file.benchmark, "model": file.model, "source": file.path.name,
                             **stats.to_dict()})

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from abel.config import SFTParams
-from abel.io import InputError, atomic_open, write_json
+from abel.io import InputError, atomic_open, code_digest, write_json
 from abel.training.data import read_curated
 from abel.training.models import ModelSourceError, check_source, prepare_base
 from abel.training.train import COMPLETE, complete_checkpoints
@@ -140,8 +140,9 @@ def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: 
 
 
 def run_key(sft: SFTParams, train_path: Path, val_path: Path | None) -> str:
-    """Checkpoints are reused only by a run with the same params and the same curated data."""
+    """Checkpoints are reused only by a run with the same params, curated data and training code."""
     h = hashlib.sha256(json.dumps(sft.model_dump(), sort_keys=True).encode())
+    h.update(code_digest("abel.training", "abel.modelio").encode())
     for path in (train_path, val_path):
         if path is not None:
             h.update(path.read_bytes())
@@ -217,7 +218,7 @@ def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file:
                         bar.update(row["step"])
                     elif "loss" in row:
                         bar.update(row["step"] - bar.n)
-                        bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens'] / max(row['seconds'], 1e-9):.0f}")
+                        bar.set_postfix(loss=f"{row['loss']:.3f}", rank0_tok_s=f"{row['tokens'] / max(row['seconds'], 1e-9):.0f}")
                     elif "val_loss" in row:
                         bar.write(f"step {row['step']}: validation loss {row['val_loss']:.4f}")
             if code is not None:

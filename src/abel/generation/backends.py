@@ -1,0 +1,92 @@
+"""Model loading for generation, and the two backends behind ``generate.backend``.
+
+Both return one response string per prompt, in order, cut at the stop strings, so the runner and
+the score stage cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from abel.config import GenerateParams
+from abel.generation.hf import HFGenerator, SamplingConfig, truncate_at_stop
+from abel.modelio import gguf_path
+
+Generate = Callable[[list[str]], list[str]]
+
+
+class BackendError(RuntimeError):
+    """The requested backend or model cannot be used here; the message says why and what to do."""
+
+
+def resolve_model(spec: str, root: Path) -> tuple[str, str | None]:
+    """(directory or hub id, GGUF file name or None) for ``generate.model``."""
+    if spec.startswith("gguf:"):
+        try:
+            path = gguf_path(spec)
+        except (FileNotFoundError, ValueError) as exc:
+            raise BackendError(f"generate.model: {exc}") from None
+        return str(path.parent), path.name
+    local = (root / spec) if not Path(spec).is_absolute() else Path(spec)
+    if local.exists() or spec.startswith((".", "/", "models/")):
+        if not (local / "config.json").is_file():
+            hint = " (run the sft stage first: dvc repro sft)" if spec.rstrip("/") == "models/sft" else ""
+            raise BackendError(f"generate.model: {local} is not a model directory (no config.json){hint}")
+        return str(local), None
+    return spec, None  # a hub id: from_pretrained reports a failed download itself
+
+
+def sampling(params: GenerateParams) -> SamplingConfig:
+    return SamplingConfig(max_new_tokens=params.max_new_tokens, temperature=params.temperature,
+                          top_p=params.top_p, stop=tuple(params.stop), seed=params.seed)
+
+
+def hf_backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str, Any]]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where, gguf = resolve_model(params.model, root)
+    gpu = torch.cuda.is_available()
+    precision = params.precision if params.precision != "auto" else ("bf16" if gpu else "fp32")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    kw = {"gguf_file": gguf} if gguf else {}
+    try:
+        tok = AutoTokenizer.from_pretrained(where, **kw)
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw)
+    except OSError as exc:
+        raise BackendError(f"generate.model: cannot load {params.model!r}: {exc}") from None
+    if gpu:
+        model = model.to("cuda")
+    gen = HFGenerator(model, tok, batch_size=params.batch_size)
+    cfg = sampling(params)
+    info = {"backend": "hf", "device": torch.cuda.get_device_name() if gpu else "cpu", "precision": precision}
+    return (lambda prompts: gen.generate(prompts, cfg)), info
+
+
+def vllm_backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str, Any]]:
+    try:
+        import vllm
+    except ImportError:
+        raise BackendError("generate.backend: vllm is not installed here. It needs Linux and CUDA GPUs: "
+                           "`pip install vllm` in this environment, or use backend: hf (CPU or GPU).") from None
+    where, gguf = resolve_model(params.model, root)
+    if gguf:
+        raise BackendError("generate.backend: vllm is wired here for Hugging Face model directories; "
+                           "use backend: hf for a GGUF model")
+    llm = vllm.LLM(model=where, tensor_parallel_size=params.tensor_parallel, seed=params.seed,
+                   dtype="bfloat16" if params.precision in ("auto", "bf16") else "float32")
+    cfg = sampling(params)
+    sp = vllm.SamplingParams(n=1, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens,
+                             stop=list(cfg.stop) or None, seed=cfg.seed)
+
+    def generate(prompts: Sequence[str]) -> list[str]:
+        outs = llm.generate(list(prompts), sp, use_tqdm=False)
+        return [truncate_at_stop(o.outputs[0].text, cfg.stop) for o in outs]
+
+    return generate, {"backend": "vllm", "vllm": vllm.__version__, "tensor_parallel": params.tensor_parallel}
+
+
+def backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str, Any]]:
+    return (vllm_backend if params.backend == "vllm" else hf_backend)(params, root)

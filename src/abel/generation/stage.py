@@ -1,0 +1,77 @@
+"""The ``generate`` stage: every configured benchmark through one backend, resumable, in Abel's schema.
+
+Work goes to ``checkpoints/generate/<run key>/`` (kept across a kill; the key hashes the
+``generate`` params, the model's files and the registry entries), and finished files are then
+published to ``outputs/generations/<benchmark>.jsonl`` with each row's gold, answer kind and tags
+joined in, so the score stage treats them like Abel's released files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from abel.config import Params
+from abel.data import registry
+from abel.generation import runner
+from abel.generation.backends import Generate, backend, resolve_model
+from abel.io import code_digest, read_jsonl, write_json, write_jsonl
+
+
+def model_fingerprint(spec: str, root: Path) -> str:
+    """Content hash of a local model (its files), or the spec itself for a hub id."""
+    try:
+        where, gguf = resolve_model(spec, root)
+    except Exception:  # noqa: BLE001 - reported properly when the backend loads it
+        return spec
+    folder = Path(where)
+    files = [folder / gguf] if gguf else sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    h = hashlib.sha256(spec.encode())
+    for path in files:
+        h.update(path.name.encode())
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def run_key(params: Params, root: Path) -> str:
+    h = hashlib.sha256(json.dumps(params.generate.model_dump(), sort_keys=True).encode())
+    h.update(model_fingerprint(params.generate.model, root).encode())
+    h.update(code_digest("abel.generation", "abel.modelio").encode())
+    for name in sorted(params.generate.benchmarks):
+        h.update(registry.get(name).model_dump_json().encode())
+    return h.hexdigest()[:16]
+
+
+def run(params: Params, root: Path, out_dir: str = "outputs/generations", metrics_path: str = "metrics/generate/summary.json",
+        work_root: Path | None = None, progress: bool = True, generate: Generate | None = None) -> dict[str, Any]:
+    gp = params.generate
+    data_dir = params.data_dir(root)
+    items = {name: registry.load(name, data_dir, limit or None, gp.seed) for name, limit in gp.benchmarks.items()}
+    work = (work_root or root / "checkpoints" / "generate") / run_key(params, root)
+    info: dict[str, Any] = {}
+    if generate is None:
+        generate, info = backend(gp, root)
+    summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
+                               "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
+    for name, its in items.items():
+        start = time.perf_counter()
+        new = runner.run([{"id": it.id, "prompt": it.prompt} for it in its], generate, work / f"{name}.jsonl",
+                         samples=gp.samples, batch_size=gp.batch_size, progress=progress)
+        rows = read_jsonl(work / f"{name}.jsonl", required=("id", "sample", "prompt", "response"))
+        by_id = {it.id: it for it in its}
+        order = {rid: i for i, rid in enumerate(by_id)}
+        rows.sort(key=lambda r: (order[r["id"]], r["sample"]))
+        write_jsonl(root / out_dir / f"{name}.jsonl",
+                    ({**r, "gold": by_id[r["id"]].gold, "kind": by_id[r["id"]].kind, "tags": by_id[r["id"]].tags}
+                     for r in rows))
+        elapsed = time.perf_counter() - start
+        summary["benchmarks"][name] = {"questions": len(its), "responses": len(rows), "generated_now": new,
+                                       "seconds": round(elapsed, 1),
+                                       "mean_response_chars": round(sum(len(r["response"]) for r in rows) / max(1, len(rows)), 1)}
+    write_json(root / metrics_path, summary)
+    return summary
