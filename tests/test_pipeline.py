@@ -8,6 +8,7 @@ one checkout: the 4.11 stack lives only in the paper-scorer folder.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -90,6 +91,10 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert {k: v["responses"] for k, v in gen["benchmarks"].items()} == {
         "gsm8k": 16, "gsm8k_robust": 16, "math500": 8, "svamp": 8, "gsm_plus": 8}
     ours = json.loads((repo_copy / "metrics/ours/accuracy.json").read_text())
+    prov = ours.pop("provenance")
+    assert len(prov["commit"]) == 40 and prov["profile"] == "tiny" and prov["versions"]["torch"].startswith("2.13.0")
+    assert prov["hardware"]["cpu_count"] >= 1 and set(prov["params_hash"]) == {"analyze"}
+    assert sft["provenance"]["seeds"] == {"sft": 0, "curate": 0} and gen["provenance"]["versions"]["deepspeed"]
     assert set(ours) == {f"{b}/sft/{m}" for b in gen["benchmarks"] for m in ("abel", "strict")}
     assert all(0 <= r["ci_lo"] <= r["accuracy"] <= r["ci_hi"] <= 1 and r["n"] == gen["benchmarks"][r["benchmark"]]["responses"]
                for r in ours.values())
@@ -97,6 +102,29 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert {"math500", "gsm_plus"} <= {r["benchmark"] for r in by_tag} <= set(gen["benchmarks"]) - {"gsm8k"}
     rob = json.loads((repo_copy / "metrics/ours/robustness.json").read_text())
     assert {(r["model"], r["mode"], r["n_paired"]) for r in rob} == {("sft", "abel", 16), ("sft", "strict", 16)}
+
+
+def test_report_numbers_equal_the_metrics_files_they_cite(repo_copy: Path) -> None:
+    from abel.report.assemble import referenced_images
+
+    report = (repo_copy / "reports/report.md").read_text()
+    ledger = json.loads((repo_copy / "reports/report_sources.json").read_text())
+    assert len(ledger) > 50 and "(tiny profile)" in report and "can and cannot show" in report
+    for entry in ledger:
+        node = json.loads((repo_copy / entry["file"]).read_text()) if entry["file"].endswith(".json") \
+            else yaml.safe_load((repo_copy / entry["file"]).read_text())
+        for key in entry["path"]:
+            node = node[key]
+        assert node == entry["value"] and entry["format"].format(node) == entry["text"], entry
+        assert entry["text"] in report, entry
+    images = referenced_images(report)
+    assert len(images) == 4  # released robustness, curation funnel, SFT loss, our robustness
+    for rel in images:
+        assert (repo_copy / "reports" / rel).stat().st_size > 1000, rel
+    html = (repo_copy / "reports/report.html").read_text()
+    assert html.count("data:image/png;base64") == len(images)
+    # nothing is fetched from elsewhere: no script, no stylesheet link, no remote src (citation links are fine)
+    assert "<script" not in html and "<link" not in html and not re.search(r"src=[\"']?(https?:)?//", html)
 
 
 def test_second_repro_is_a_no_op(repo_copy: Path) -> None:

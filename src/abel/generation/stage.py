@@ -19,6 +19,7 @@ from abel.data import registry
 from abel.generation import runner
 from abel.generation.backends import Generate, backend, resolve_model
 from abel.io import code_digest, read_jsonl, write_json, write_jsonl
+from abel.provenance import provenance
 
 
 def model_fingerprint(spec: str, root: Path) -> str:
@@ -73,5 +74,6 @@ def run(params: Params, root: Path, out_dir: str = "outputs/generations", metric
         summary["benchmarks"][name] = {"questions": len(its), "responses": len(rows), "generated_now": new,
                                        "seconds": round(elapsed, 1),
                                        "mean_response_chars": round(sum(len(r["response"]) for r in rows) / max(1, len(rows)), 1)}
+    summary["provenance"] = provenance(root, params, ("generate",), {"generate": gp.seed})
     write_json(root / metrics_path, summary)
     return summary

@@ -59,3 +59,13 @@ def tags_markdown(rows: Sequence[dict[str, Any]]) -> str:
                 for r in part]
         out.append(f"**{key[0]}, {key[1]}, {key[2]} scorer**\n\n" + _md([*keys, "n", "accuracy (%)", "CI"], body))
     return "\n".join(out)
+
+
+def change_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Robustness split by kind of number change (one row per model x scorer x change)."""
+    body = [[r["model"].upper(), r["mode"], r["change"], r["n"], _pp(r["acc_base"]), _pp(r["acc_perturbed"]),
+             f"{100 * r['delta']:+.2f}", f"[{100 * r['delta_lo']:+.2f}, {100 * r['delta_hi']:+.2f}]",
+             r["broken"], r["fixed"]] for r in rows]
+    return _md(["model", "scorer", "how the numbers changed", "pairs", f"{rows[0]['base']} (%)",
+                f"{rows[0]['perturbed']} (%)", "delta (pp)", f"{int(rows[0]['ci'] * 100)}% CI",
+                "answers broken", "answers fixed"], body)

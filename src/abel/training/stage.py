@@ -10,6 +10,7 @@ from abel.config import Params
 from abel.io import atomic_open, write_json
 from abel.training.launch import RunResult, launch
 from abel.training.logs import RunLog, read_run, summary
+from abel.provenance import provenance
 from abel.training.models import parameter_count
 
 TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s")
@@ -36,6 +37,7 @@ def run(params: Params, root: Path, model_dir: str = "models/sft", metrics_dir: 
     info = {"profile": params.profile, "model": params.sft.model, "parameters": parameter_count(str(result.output_dir)),
             "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
             "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,
-            **summary(log)}
+            **summary(log),
+            "provenance": provenance(root, params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed})}
     write_json(out / "summary.json", info)
     return result, log, info

@@ -1,0 +1,84 @@
+"""Where a number came from: commit, params, seeds, library versions, hardware.
+
+"I cannot reproduce your number" is the most common complaint about math-SFT repos, and it is
+usually unanswerable because nothing was recorded. Stages put ``provenance(...)`` into the
+metrics files they write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+LIBRARIES = ("abel-repro", "torch", "transformers", "accelerate", "deepspeed", "vllm", "math-verify", "sympy", "dvc")
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """HEAD commit and whether tracked files differ from it (``None`` outside a git checkout)."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpus": []}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return info
+
+
+def params_hash(section: Any) -> str:
+    """sha256 of a params section as canonical JSON (pydantic models or plain data)."""
+    data = section.model_dump() if hasattr(section, "model_dump") else section
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def provenance(root: Path, params: Any, sections: tuple[str, ...], seeds: dict[str, int] | None = None,
+               versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """The block stages write under ``"provenance"`` in their metrics files (``versions``: extra entries)."""
+    return {
+        **git_state(root),
+        "profile": getattr(params, "profile", None),
+        "params_hash": {s: params_hash(getattr(params, s)) for s in sections},
+        "seeds": seeds or {},
+        "versions": {**library_versions(), "python": platform.python_version(), **(versions or {})},
+        "hardware": hardware(),
+    }

@@ -1,0 +1,31 @@
+"""Provenance blocks: commit + dirty flag, params hashes, versions, hardware."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from abel.config import parse_params
+from abel.provenance import git_state, params_hash, provenance
+
+
+def test_git_state_sees_commit_and_dirty_tree(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == {"commit": None, "dirty": None}  # not a checkout: said, not guessed
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "f.txt").write_text("a")
+    subprocess.run([*git, "add", "f.txt"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    clean = git_state(tmp_path)
+    assert len(clean["commit"]) == 40 and clean["dirty"] is False
+    (tmp_path / "f.txt").write_text("b")
+    assert git_state(tmp_path) == {"commit": clean["commit"], "dirty": True}
+
+
+def test_block_records_params_versions_and_hardware(tmp_path: Path) -> None:
+    params = parse_params({"sft": {"lr": 1e-4}})
+    block = provenance(tmp_path, params, ("sft",), {"sft": 0}, versions={"extra": "1"})
+    assert block["params_hash"]["sft"] == params_hash(params.sft) != params_hash(parse_params({}).sft)
+    assert block["versions"]["torch"].startswith("2.13.0") and block["versions"]["extra"] == "1"
+    assert "vllm" in block["versions"] and block["seeds"] == {"sft": 0} and block["profile"] == "cpu"
+    assert block["hardware"]["cpu_count"] >= 1 and isinstance(block["hardware"]["gpus"], list)
