@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 from abel.config import SFTParams
+from abel.data.registry import ABEL_PROMPT
 from abel.training.data import Collator, SFTDataset, encode
 from abel.training.models import tiny_model, train_tiny_tokenizer
 
-PROMPT = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
 
 
 def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, reps: int = 5) -> float:
@@ -42,7 +42,7 @@ def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, reps: int = 5
 
 def records(data_dir: Path, n: int) -> list[dict]:
     lines = (data_dir / "gsm8k" / "train.jsonl").read_text().split("\n")[:n]
-    return [{"id": str(i), "prompt": PROMPT.format(question=r["question"]), "target": r["answer"]}
+    return [{"id": str(i), "prompt": ABEL_PROMPT.format(question=r["question"]), "target": r["answer"]}
             for i, r in enumerate(map(json.loads, lines))]
 
 

@@ -13,12 +13,18 @@ def test_git_state_sees_commit_and_dirty_tree(tmp_path: Path) -> None:
     assert git_state(tmp_path) == {"commit": None, "dirty": None}  # not a checkout: said, not guessed
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / "f.txt").write_text("a")
-    subprocess.run([*git, "add", "f.txt"], cwd=tmp_path, check=True)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "metrics").mkdir()
+    for rel in ("src/f.py", "metrics/m.json", "dvc.lock"):
+        (tmp_path / rel).write_text("a")
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
     subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
     clean = git_state(tmp_path)
     assert len(clean["commit"]) == 40 and clean["dirty"] is False
-    (tmp_path / "f.txt").write_text("b")
+    (tmp_path / "metrics/m.json").write_text("b")  # outputs and DVC's own lock file are not inputs
+    (tmp_path / "dvc.lock").write_text("b")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "src/f.py").write_text("b")
     assert git_state(tmp_path) == {"commit": clean["commit"], "dirty": True}
 
 

@@ -37,6 +37,26 @@ def gguf_path(spec: str) -> Path:
     return path
 
 
+def resolve_model(spec: str, root: Path) -> tuple[str, str | None]:
+    """``(directory or hub id, GGUF file name or None)`` for a model spec.
+
+    ``gguf:...`` -> the GGUF's folder and file; a local path (starting with ``/``, ``.``, ``~`` or
+    ``models/``, or existing under ``root``) -> that directory, which must hold a ``config.json``;
+    anything else is a Hugging Face hub id, returned as is (whether it can be fetched is for
+    ``from_pretrained`` to say). Missing files raise FileNotFoundError naming the path.
+    """
+    if spec.startswith("gguf:"):
+        path = gguf_path(spec)
+        return str(path.parent), path.name
+    given = Path(spec).expanduser()
+    local = given if given.is_absolute() else root / given
+    if spec.startswith(("/", ".", "~", "models/")) or local.exists():
+        if not (local / "config.json").is_file():
+            raise FileNotFoundError(f"{local} is not a model directory (no config.json)")
+        return str(local.resolve()), None
+    return spec, None
+
+
 def bos_ids(tokenizer: Any) -> list[int]:
     """The BOS token the tokenizer itself adds to a text (Llama's ``<s>``), or nothing (SmolLM2, GPT-2)."""
     bos = tokenizer.bos_token_id

@@ -19,8 +19,14 @@ from typing import Any
 LIBRARIES = ("abel-repro", "torch", "transformers", "accelerate", "deepspeed", "vllm", "math-verify", "sympy", "dvc")
 
 
+# What a number depends on. Outputs (metrics/, figures/, reports/) and the files DVC itself rewrites
+# during a run (dvc.lock, .gitignore files) are left out, or every run would call itself dirty.
+INPUTS = ("src", "notebooks", "params.yaml", "dvc.yaml", "pyproject.toml", "requirements.lock", "Makefile",
+          "data/published")
+
+
 def git_state(root: Path) -> dict[str, Any]:
-    """HEAD commit and whether tracked files differ from it (``None`` outside a git checkout)."""
+    """HEAD commit, and whether any tracked input (``INPUTS``) differs from it (``None`` outside git)."""
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
@@ -29,7 +35,7 @@ def git_state(root: Path) -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *INPUTS)
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

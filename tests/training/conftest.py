@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-PROMPT = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
+from abel.data.registry import ABEL_PROMPT
+
 
 
 def write_curated(path: Path, rows: list[dict]) -> Path:
@@ -19,6 +20,7 @@ def curated(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     rows = []
     for i, line in enumerate((data_dir / "gsm8k" / "train.jsonl").read_text().split("\n")[:360]):
         rec = json.loads(line)
-        rows.append({"id": f"gsm8k/{i}", "prompt": PROMPT.format(question=rec["question"]), "target": rec["answer"]})
+        prompt = ABEL_PROMPT.format(question=rec["question"])
+        rows.append({"id": f"gsm8k/{i}", "prompt": prompt, "target": rec["answer"]})
     folder = tmp_path_factory.mktemp("curated")
     return write_curated(folder / "train.jsonl", rows[:320]), write_curated(folder / "val.jsonl", rows[320:])

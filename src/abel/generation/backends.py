@@ -12,7 +12,7 @@ from typing import Any
 
 from abel.config import GenerateParams
 from abel.generation.hf import HFGenerator, SamplingConfig, truncate_at_stop
-from abel.modelio import gguf_path
+from abel import modelio
 
 Generate = Callable[[list[str]], list[str]]
 
@@ -22,20 +22,12 @@ class BackendError(RuntimeError):
 
 
 def resolve_model(spec: str, root: Path) -> tuple[str, str | None]:
-    """(directory or hub id, GGUF file name or None) for ``generate.model``."""
-    if spec.startswith("gguf:"):
-        try:
-            path = gguf_path(spec)
-        except (FileNotFoundError, ValueError) as exc:
-            raise BackendError(f"generate.model: {exc}") from None
-        return str(path.parent), path.name
-    local = (root / spec) if not Path(spec).is_absolute() else Path(spec)
-    if local.exists() or spec.startswith((".", "/", "models/")):
-        if not (local / "config.json").is_file():
-            hint = " (run the sft stage first: dvc repro sft)" if spec.rstrip("/") == "models/sft" else ""
-            raise BackendError(f"generate.model: {local} is not a model directory (no config.json){hint}")
-        return str(local), None
-    return spec, None  # a hub id: from_pretrained reports a failed download itself
+    """``abel.modelio.resolve_model`` with errors that name ``generate.model`` (and the stage to run)."""
+    try:
+        return modelio.resolve_model(spec, root)
+    except (FileNotFoundError, ValueError) as exc:
+        hint = " (run the sft stage first: dvc repro sft)" if spec.rstrip("/") == "models/sft" else ""
+        raise BackendError(f"generate.model: {exc}{hint}") from None
 
 
 def sampling(params: GenerateParams) -> SamplingConfig:

@@ -128,7 +128,7 @@ def plan(sft: SFTParams, root: Path, gpus: int | None = None) -> Plan:
     cores = os.cpu_count() or 1
     return Plan(processes=processes, nodes=nodes, world_size=world, grad_accum=sft.global_batch_size // per_step,
                 cpu=cpu, precision=precision, deepspeed_config=load_deepspeed_config(sft.deepspeed),
-                threads_per_process=max(1, cores // processes) if cpu else max(1, cores // max(1, processes)))
+                threads_per_process=max(1, cores // processes))
 
 
 def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: Path) -> None:
@@ -202,8 +202,12 @@ def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file:
                 code = proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
                 code = None
-            except BaseException:  # interrupted: take the whole process group down with us
-                proc.kill()
+            except BaseException:  # interrupted: SIGTERM lets torchrun stop its workers too
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
                 raise
             if rank0_log.is_file():
                 with rank0_log.open("rb") as fh:
@@ -260,7 +264,6 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
            "grad_accum": p.grad_accum, "cpu": p.cpu, "precision": p.precision,
            "deepspeed_config": p.deepspeed_config, "plan": asdict(p)}
     run_file = run_dir / "run.json"
-    write_json(run_file, run)
     out_tmp = output_dir.with_name(output_dir.name + ".tmp")
     shutil.rmtree(out_tmp, ignore_errors=True)
     run["output_dir"] = str(out_tmp)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from abel.config import SFTParams
-from abel.modelio import gguf_path
+from abel.modelio import gguf_path, resolve_model
 
 SourceKind = Literal["tiny", "gguf", "hf"]
 EOS = "<|endoftext|>"
@@ -30,30 +30,20 @@ def source_kind(spec: str) -> SourceKind:
     return "hf"
 
 
-def _looks_local(spec: str) -> bool:
-    return spec.startswith(("/", "./", "../", "~")) or Path(spec).expanduser().exists()
-
-
 def check_source(spec: str, root: Path) -> None:
     """Fail before any training if ``spec`` cannot be loaded (cheap: no weights are read)."""
-    kind = source_kind(spec)
-    if kind == "tiny":
+    if source_kind(spec) == "tiny":
         return
-    if kind == "gguf":
-        try:
-            gguf_path(spec)
-        except (FileNotFoundError, ValueError) as exc:
-            raise ModelSourceError(f"sft.model: {exc}") from None
-        return
-    if _looks_local(spec):
-        path = (root / spec).expanduser() if not Path(spec).expanduser().is_absolute() else Path(spec).expanduser()
-        if not (path / "config.json").is_file():
-            raise ModelSourceError(f"sft.model: {path} is not a model directory (no config.json there)")
+    try:
+        where, gguf = resolve_model(spec, root)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ModelSourceError(f"sft.model: {exc}") from None
+    if gguf is not None or Path(where).is_dir():
         return
     from transformers import AutoConfig
 
     try:
-        AutoConfig.from_pretrained(spec)
+        AutoConfig.from_pretrained(where)
     except OSError as exc:
         raise ModelSourceError(
             f"sft.model: cannot load {spec!r} from the Hugging Face hub or its cache ({exc.__class__.__name__}). "
@@ -88,7 +78,7 @@ def prepare_base(params: SFTParams, corpus: list[str], out_dir: Path, root: Path
     """The model to fine-tune, as something ``from_pretrained`` loads: a written dir or a hub id."""
     kind = source_kind(params.model)
     if kind == "hf":
-        return str((root / params.model).resolve()) if _looks_local(params.model) else params.model
+        return resolve_model(params.model, root)[0]
     import torch
 
     out_dir.mkdir(parents=True, exist_ok=True)
