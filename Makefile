@@ -21,7 +21,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test lab lock clean
+.PHONY: install repro test lab lock clean ablation ablation-queue
 
 install: $(STAMP)
 
@@ -43,6 +43,24 @@ repro: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# The curation ablation (README: "Curation ablation"): DVC experiments on the arith profile,
+# curate.format x seeds, plus dedupe off and decontamination off; then the comparison notebook.
+# Queued experiments run in temp copies of the repo, so data.dir is passed as an absolute path.
+ABLATION_DATA ?= $(abspath ../shared/data)
+ABLATION_SEEDS ?= 0 1
+ABLATION_EXP = $(BIN)/dvc exp run --queue -S profile=arith -S data.dir=$(ABLATION_DATA)
+
+ablation-queue: install
+	for fmt in answer_only original stepwise; do for seed in $(ABLATION_SEEDS); do \
+	  $(ABLATION_EXP) -S curate.format=$$fmt -S curate.seed=$$seed -S sft.seed=$$seed || exit 1; \
+	done; done
+	$(ABLATION_EXP) -S curate.format=stepwise -S curate.dedupe=false
+	$(ABLATION_EXP) -S curate.format=stepwise -S curate.decontaminate=false
+
+ablation: ablation-queue
+	$(BIN)/dvc exp run --run-all --jobs 1
+	$(BIN)/abel stage ablation
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)

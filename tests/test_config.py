@@ -68,11 +68,22 @@ def test_profiles_overlay_sections_and_errors_name_the_profile() -> None:
         parse_params(bad)  # found on the laptop even while the cpu profile is active
     with pytest.raises(ParamsError, match=r"profiles\.tiny\.score: Input should be 'curate', 'sft' or 'generate'"):
         parse_params({"profiles": {"tiny": {"score": {}}}})
-    with pytest.raises(ParamsError, match="profile: Input should be 'cpu', 'tiny' or 'paper'"):
+    with pytest.raises(ParamsError, match="profile: Input should be 'cpu', 'tiny', 'arith' or 'paper'"):
         parse_params({"profile": "gpu"})
 
 
 def test_every_profile_in_params_yaml_is_valid() -> None:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    for name in ("cpu", "tiny", "paper"):
+    for name in ("cpu", "tiny", "arith", "paper"):
         assert parse_params({**raw, "profile": name}).profile == name
+
+
+def test_a_profile_replaces_source_and_benchmark_lists() -> None:
+    raw = {"curate": {"sources": {"gsm8k": 1.0, "math": 1.0}},
+           "generate": {"benchmarks": {"gsm8k": 24, "svamp": 12}, "batch_size": 4},
+           "profiles": {"arith": {"curate": {"sources": {"chain_sum": 1.0}},
+                                  "generate": {"benchmarks": {"chain_sum": 400}}}}}
+    arith = parse_params({**raw, "profile": "arith"})
+    # merged, gsm8k would stay on (and gsm8k: 0 would mean *all* questions, not none)
+    assert arith.curate.sources == {"chain_sum": 1.0} and arith.generate.benchmarks == {"chain_sum": 400}
+    assert arith.generate.batch_size == 4  # everything else still merges

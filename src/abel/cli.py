@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,9 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.ipynb")
     parameters = dict(args.parameter or [])
+    # the kernel (and the training processes it starts) import abel from this checkout's src/, so a
+    # `dvc exp run --queue` experiment in a temp copy runs its own code, not the editable install's
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root / "src"), os.environ.get("PYTHONPATH")) if p)
     try:
         papermill.execute_notebook(
             str(notebook), str(tmp), parameters=parameters, cwd=str(root),

@@ -48,10 +48,10 @@ class ScoreParams(_Section):
     released_glob: str = Field("abel_outputs/outputs/*/*.jsonl", min_length=1, description="released generations, relative to data.dir")
 
 
-SourceName = Literal["gsm8k", "math", "tal_scq5k", "gsm_symbolic"]
+SourceName = Literal["gsm8k", "math", "tal_scq5k", "gsm_symbolic", "chain_sum"]
 # the benchmark registry's names (src/abel/data/benchmarks/*.yaml); a test keeps the two in step
 EvalSetName = Literal["gsm8k", "gsm8k_robust", "math", "math500", "svamp", "asdiv", "mawps", "mathqa",
-                      "gsm_hard", "gsm_plus", "tal_scq5k_en"]
+                      "gsm_hard", "gsm_plus", "tal_scq5k_en", "chain_sum"]
 
 
 class CurateParams(_Section):
@@ -180,12 +180,12 @@ class GenerateParams(_Section):
         return self
 
 
-ProfileName = Literal["cpu", "tiny", "paper"]
+ProfileName = Literal["cpu", "tiny", "arith", "paper"]
 
 
 class Params(_Section):
-    profile: ProfileName = Field("cpu", description="cpu = the sections as written; tiny / paper = profiles.<name> over them")
-    profiles: dict[Literal["tiny", "paper"], dict[Literal["curate", "sft", "generate"], dict[str, Any]]] = Field(
+    profile: ProfileName = Field("cpu", description="cpu = the sections as written; tiny / arith / paper = profiles.<name> over them")
+    profiles: dict[Literal["tiny", "arith", "paper"], dict[Literal["curate", "sft", "generate"], dict[str, Any]]] = Field(
         default_factory=dict)
     data: DataParams = Field(default_factory=DataParams)
     curate: CurateParams = Field(default_factory=CurateParams)
@@ -221,9 +221,14 @@ def _has_path(tree: Any, loc: tuple[Any, ...]) -> bool:
     return True
 
 
-def _merge(base: Any, overlay: Any) -> Any:
-    if isinstance(base, dict) and isinstance(overlay, dict):
-        return {**base, **{k: _merge(base.get(k), v) for k, v in overlay.items()}}
+# name -> size/weight lists that a profile replaces whole: merging them would keep the section's
+# own entries switched on (and for generate.benchmarks, 0 means "all", not "off")
+_REPLACED = {("curate", "sources"), ("generate", "benchmarks")}
+
+
+def _merge(base: Any, overlay: Any, path: tuple[str, ...] = ()) -> Any:
+    if isinstance(base, dict) and isinstance(overlay, dict) and path not in _REPLACED:
+        return {**base, **{k: _merge(base.get(k), v, (*path, k)) for k, v in overlay.items()}}
     return overlay
 
 
@@ -232,7 +237,7 @@ def _with_profile(raw: dict[str, Any], name: str) -> dict[str, Any]:
     overlay = (raw.get("profiles") or {}).get(name) or {}
     merged = dict(raw)
     for section, values in overlay.items():
-        merged[section] = _merge(raw.get(section) or {}, values)
+        merged[section] = _merge(raw.get(section) or {}, values, (section,))
     return {**merged, "profile": name}
 
 

@@ -61,7 +61,7 @@ def test_funnel_counts_each_filter(tiny_data: Path, tmp_path: Path) -> None:
     assert report["malformed"][0]["line"] == 2 and report["malformed"][0]["field"] == "question"
     hits = read_jsonl(tmp_path / "reports/curation/contamination.jsonl")
     # GSM8K ids count from 0, as in Abel's released files
-    assert hits == [{"train_id": "gsm8k/6", "test_set": "gsm8k", "test_id": "0", "overlap": 1.0, "method": "ngram"}]
+    assert hits == [{"train_id": "gsm8k/6", "test_set": "gsm8k", "test_id": "0", "overlap": 1.0, "method": "exact"}]
 
 
 def test_filters_switch_off(tiny_data: Path, tmp_path: Path) -> None:
@@ -223,3 +223,33 @@ def test_mixing_ratio_and_curriculum(data_dir: Path, tmp_path: Path) -> None:
     keys = [difficulty(R(r["id"], r["source"], r["question"], r["rationale"], r["answer"], r["kind"], r["tags"]))
             for r in rows]
     assert keys == sorted(keys) and keys[0] < keys[-1]
+
+
+def test_exact_duplicates_keep_operators() -> None:
+    records = [rec("1", "Compute 2 + 3."), rec("2", "Compute 2 - 3."), rec("3", "compute  2 + 3.")]
+    drops = {d.record_id: d.reason for d in filters.near_duplicates(records, threshold=0.9)}
+    # 2 - 3 is not a copy of 2 + 3 (the word-shingle MinHash may still call it a near duplicate)
+    assert drops.get("3") == "duplicate" and drops.get("2") != "duplicate"
+
+
+def test_short_questions_are_decontaminated_by_exact_match() -> None:
+    # 3 words: no 13-gram exists, so only the exact match can catch the copy
+    records = [rec("a", "Compute 4 - 1."), rec("b", "Compute 4 + 1.")]
+    hits = filters.contamination(records, {"chain_sum": [("7", "compute 4 - 1.")]}, 13, 0.5, lambda r: ())
+    assert [(h.train_id, h.test_id, h.method) for h in hits] == [("a", "7", "exact")]
+
+
+def test_chain_sum_source_never_trains_on_its_benchmark(tmp_path: Path) -> None:
+    from abel.data import registry
+
+    report = curate(cfg(sources={"chain_sum": 1.0}, procedural_size=3000, decontaminate_against=["chain_sum"]),
+                    tmp_path, tmp_path, progress=False)
+    funnel = report["funnel"]["chain_sum"]
+    assert funnel["read"] == 3000 and funnel["unverified"] == 0 and funnel["contaminated"] > 0
+    test_questions = {item.question for item in registry.load("chain_sum", tmp_path)}
+    train = read_jsonl(tmp_path / "data/curated/train.jsonl") + read_jsonl(tmp_path / "data/curated/val.jsonl")
+    assert train and not {r["question"] for r in train} & test_questions
+    # every target's steps recompute the gold answer; the scorer reads it back
+    verdicts, _ = score_rows([{"response": r["target"], "gold": r["answer"]} for r in train], "strict",
+                             timeout_s=1.0, workers=1, progress=False)
+    assert all(v["correct"] for v in verdicts)

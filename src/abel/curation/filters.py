@@ -45,8 +45,14 @@ def verify_answer(record: Record) -> str:
     return ""
 
 
+def _exact_key(text: str) -> str:
+    """Case- and whitespace-insensitive question text (operators and punctuation kept)."""
+    return " ".join(text.lower().split())
+
+
 def near_duplicates(records: list[Record], threshold: float, num_perm: int = 64, seed: int = 1) -> list[Drop]:
-    """Exact duplicates (normalized question) and MinHash-LSH near duplicates; the first one stays."""
+    """Exact duplicates (case- and whitespace-insensitive question; operators count, so ``2 + 3`` and
+    ``2 - 3`` differ) and MinHash-LSH near duplicates over word 3-grams; the first one stays."""
     from datasketch import MinHash, MinHashLSH
 
     drops: list[Drop] = []
@@ -56,7 +62,7 @@ def near_duplicates(records: list[Record], threshold: float, num_perm: int = 64,
     kept: list[Record] = []
     for record in records:
         words = [w.lower() for w in _WORD.findall(record.question)]
-        key = hashlib.sha1(" ".join(words).encode()).hexdigest()
+        key = hashlib.sha1(_exact_key(record.question).encode()).hexdigest()
         if key in seen_exact:
             drops.append(Drop(record.id, "duplicate", f"same question as {seen_exact[key]}"))
             continue
@@ -93,21 +99,30 @@ class Hit:
     train_id: str
     test_set: str
     test_id: str
-    overlap: float  # fraction of the train question's n-grams found in that test item
-    method: str  # "ngram" or "provenance"
+    overlap: float  # fraction of the train question's n-grams found in that test item (1.0 for exact)
+    method: str  # "exact", "ngram" or "provenance"
+
 
 
 def contamination(records: list[Record], eval_questions: dict[str, list[tuple[str, str]]], n: int,
                   min_overlap: float, provenance: Callable[[Record], tuple[str, ...]],
                   normalize: bool = False) -> list[Hit]:
-    """Hits of train records against eval items: n-gram overlap, or declared template provenance."""
+    """Hits of train records against eval items: the same question text (exact, which also catches
+    questions shorter than ``n`` words), n-gram overlap, or declared template provenance."""
     index: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    exact: dict[str, list[tuple[str, str]]] = {}
     for set_name, items in eval_questions.items():
         for item_id, text in items:
+            exact.setdefault(_exact_key(text), []).append((set_name, item_id))
             for gram in set(_ngrams(ngram_tokens(text, normalize), n)):
                 index.setdefault(gram, []).append((set_name, item_id))
     hits: list[Hit] = []
     for record in records:
+        same = exact.get(_exact_key(record.question), [])
+        if same:  # the first test item per set is enough to name the hit
+            for set_name, item_id in sorted(dict(reversed(same)).items()):
+                hits.append(Hit(record.id, set_name, item_id, 1.0, "exact"))
+            continue
         grams = set(_ngrams(ngram_tokens(record.question, normalize), n))
         counts: dict[tuple[str, str], int] = {}
         for gram in grams:

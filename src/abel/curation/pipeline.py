@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from abel.config import CurateParams
 from abel.curation import filters, formats
 from abel.curation.tokens import token_counter
-from abel.data.sources import (PROCEDURAL, TRAIN_SOURCES, BadRecord, Record, SourceError, load_eval_questions,
+from abel.data.sources import (PROCEDURAL_SOURCES, TRAIN_SOURCES, BadRecord, Record, SourceError, load_eval_questions,
                                procedural_records, read_source, resolve)
 from abel.io import write_json, write_jsonl
 
@@ -40,14 +40,14 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
     records: list[Record] = []
 
     for name in tqdm(active, desc="read sources", disable=not progress):
-        if name == PROCEDURAL.name:
-            where, rows = "reasoning-gym gsm_symbolic", procedural_records(cfg.procedural_size, cfg.seed)
+        if name in PROCEDURAL_SOURCES:
+            where, rows = PROCEDURAL_SOURCES[name].remote, procedural_records(cfg.procedural_size, cfg.seed, name)
         else:
             spec = TRAIN_SOURCES[name]
             path = resolve(spec, data_dir, root / "data" / "raw" if cfg.download else None)
             where, rows = str(path), read_source(spec, path)
         # the report (a tracked file) names files relative to data.dir, so it is the same on every machine
-        shown = where if name == PROCEDURAL.name else _relative(Path(where), data_dir, root)
+        shown = where if name in PROCEDURAL_SOURCES else _relative(Path(where), data_dir, root)
         for lineno, item in rows:
             funnel[name]["read"] += 1
             if isinstance(item, BadRecord):
@@ -87,7 +87,7 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
     hits: list[filters.Hit] = []
     if cfg.decontaminate:
         evals = load_eval_questions(data_dir, list(cfg.decontaminate_against))
-        provenance = (lambda r: PROCEDURAL.derived_from if r.source == PROCEDURAL.name else ())
+        provenance = (lambda r: PROCEDURAL_SOURCES[r.source].derived_from if r.source in PROCEDURAL_SOURCES else ())
         hits = filters.contamination(records, evals, cfg.ngram, cfg.ngram_min_overlap, provenance, cfg.ngram_normalize)
         first_hit: dict[str, filters.Hit] = {}
         for h in hits:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abel.io import InputError, read_jsonl
 from abel.scoring.extract import last_boxed
@@ -37,12 +37,22 @@ class GoldSpec(BaseModel):
     extract: Literal["field", "after_hash", "last_boxed", "number", "strip_unit", "letter"]
 
 
+class GeneratorSpec(BaseModel):
+    """A procedural benchmark (abel.data.procedural): no file, a fixed seed, a fixed size."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Literal["chain_sum"]
+    seed: int
+    size: int = Field(gt=0)
+    args: dict[str, int] = {}
+
+
 class Benchmark(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     description: str
-    file: str  # under data.dir
-    remote: str
+    file: str = ""  # under data.dir (a file benchmark)
+    remote: str = ""
+    generator: GeneratorSpec | None = None  # or a procedural one
     format: Literal["jsonl", "json"] = "jsonl"
     id_field: str | None = None  # default: the row number, counted from id_base
     id_base: Literal[0, 1] = 1
@@ -53,6 +63,14 @@ class Benchmark(BaseModel):
     kind: Literal["numeric", "latex", "choice", "auto"]  # auto: inferred per gold by the scorer
     tags: list[str] = []
     prompt: str = ABEL_PROMPT
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Benchmark":
+        if bool(self.file) == (self.generator is not None):
+            raise ValueError("give either 'file' (+ 'remote') or 'generator', not both or neither")
+        if self.file and not self.remote:
+            raise ValueError("a file benchmark needs 'remote' (its canonical URL)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,11 @@ def _options(kind: str, row: dict[str, Any]) -> str:
 
 
 def _rows(bench: Benchmark, path: Path) -> list[dict[str, Any]]:
+    if bench.generator is not None:
+        from abel.data.procedural import GENERATORS
+
+        gen = bench.generator
+        return list(GENERATORS[gen.name](gen.seed, gen.size, **gen.args))
     if bench.format == "json":
         return json.loads(path.read_text(encoding="utf-8"))
     try:
@@ -146,7 +169,7 @@ def load(name: str, data_dir: Path, limit: int | None = None, seed: int = 0) -> 
     """The benchmark's items; ``limit`` takes a fixed, seeded subset (kept in file order)."""
     bench = get(name)
     path = data_dir / bench.file
-    if not path.is_file():
+    if bench.generator is None and not path.is_file():
         raise RegistryError(f"benchmark '{name}': missing {path} (canonical copy: {bench.remote}); "
                             "set data.dir in params.yaml to the folder holding it")
     rows = _rows(bench, path)
@@ -160,7 +183,8 @@ def load(name: str, data_dir: Path, limit: int | None = None, seed: int = 0) -> 
             question = question_of(bench, row)
             gold = _gold(bench.gold, row)
         except (KeyError, ValueError, IndexError) as exc:
-            raise RegistryError(f"{path}: row {i + 1}: {type(exc).__name__}: {exc}") from None
+            where = f"generator {bench.generator.name}" if bench.generator else str(path)
+            raise RegistryError(f"{where}: row {i + 1}: {type(exc).__name__}: {exc}") from None
         rid = str(row[bench.id_field]) if bench.id_field else str(i + bench.id_base)
         items.append(Item(rid, question, gold, None if bench.kind == "auto" else bench.kind,
                           bench.prompt.format(question=question), {t: row.get(t) for t in bench.tags}))

@@ -145,6 +145,17 @@ PROCEDURAL = SourceSpec("gsm_symbolic", "", "reasoning-gym (procedural, offline)
                         derived_from=("gsm8k",))
 
 
+def _chain_sum(raw: dict[str, Any], rid: str, source: str) -> Record:
+    return Record(rid, source, raw["question"], raw["rationale"], raw["answer"], "numeric",
+                  {"steps": raw["terms"] - 1})
+
+
+# Short multi-step arithmetic with computed derivations; the chain_sum benchmark is the same
+# generator under another seed, and exact-match decontamination removes the questions they share.
+CHAIN_SUM = SourceSpec("chain_sum", "", "reasoning-gym chain_sum (procedural, offline)", _chain_sum)
+PROCEDURAL_SOURCES = {PROCEDURAL.name: PROCEDURAL, CHAIN_SUM.name: CHAIN_SUM}
+
+
 def resolve(spec: SourceSpec, data_dir: Path, download_dir: Path | None) -> Path:
     """The local file for ``spec``: under ``data_dir``, else downloaded into ``download_dir``."""
     local = data_dir / spec.local
@@ -188,12 +199,23 @@ def read_source(spec: SourceSpec, path: Path) -> Iterator[tuple[int, Record | Ba
                 yield lineno, bad
 
 
-def procedural_records(size: int, seed: int) -> Iterator[tuple[int, Record | BadRecord]]:
-    import reasoning_gym
+def procedural_records(size: int, seed: int, name: str = "gsm_symbolic") -> Iterator[tuple[int, Record | BadRecord]]:
+    """Records of a procedural source. chain_sum uses the generator settings of its benchmark entry."""
+    spec = PROCEDURAL_SOURCES[name]
+    if name == CHAIN_SUM.name:
+        from abel.data import registry
+        from abel.data.procedural import chain_sum_rows
 
-    for i, raw in enumerate(reasoning_gym.create_dataset("gsm_symbolic", seed=seed, size=size), start=1):
+        gen = registry.get("chain_sum").generator
+        assert gen is not None
+        raws: Iterator[dict[str, Any]] = chain_sum_rows(seed, size, **gen.args)
+    else:
+        import reasoning_gym
+
+        raws = iter(reasoning_gym.create_dataset(name, seed=seed, size=size))
+    for i, raw in enumerate(raws, start=1):
         try:
-            yield i, _gsm_symbolic(raw, f"gsm_symbolic/{seed}/{i}", "gsm_symbolic")
+            yield i, spec.reader(raw, f"{name}/{seed}/{i}", name)
         except BadRecord as bad:
             yield i, bad
 

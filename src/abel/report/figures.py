@@ -170,3 +170,29 @@ def loss_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], 
     ax.legend(handles=handles, loc="upper right", frameon=False)
     ax.set_title(title)
     return fig
+
+
+def ablation_figure(runs: Sequence[Any], title: str) -> plt.Figure:
+    """One point per run (accuracy, 95% bootstrap CI as an error bar), grouped by variant, with
+    each variant's mean across seeds as a bar. ``runs``: abel.analysis.ablation.Run."""
+    variants = sorted({r.variant for r in runs})
+    seeds = sorted({r.curate_seed for r in runs})
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(variants)), 3.6))
+    for i, variant in enumerate(variants):
+        mine = [r for r in runs if r.variant == variant]
+        ax.bar(i, _pct(sum(r.accuracy for r in mine) / len(mine)), width=0.7, color=PALETTE[0], alpha=0.35,
+               label="mean over seeds" if i == 0 else None)
+        for r in mine:
+            k = seeds.index(r.curate_seed)
+            x = i + (k - (len(seeds) - 1) / 2) * 0.18
+            ax.errorbar(x, _pct(r.accuracy), yerr=[[_pct(r.accuracy - r.ci_lo)], [_pct(r.ci_hi - r.accuracy)]],
+                        fmt="o", ms=5, capsize=3, color=PALETTE[1 + k % (len(PALETTE) - 1)],
+                        label=f"seed {r.curate_seed} (95% CI)" if i == 0 or r.curate_seed not in
+                        {q.curate_seed for q in runs if variants.index(q.variant) < i} else None)
+    ax.set_xticks(range(len(variants)), variants, rotation=15, ha="right")
+    ax.set_ylabel(f"accuracy on {runs[0].benchmark} (%)" if runs else "accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return fig

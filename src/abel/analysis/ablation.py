@@ -1,0 +1,126 @@
+"""The curation ablation: DVC experiments compared on one benchmark, with each run's CI.
+
+The experiments come from ``dvc exp show --json``. Each run is one set of curation choices
+(``curate.format``, the ``dedupe`` / ``decontaminate`` filters) and one seed (``curate.seed``, and
+``sft.seed`` with it). A *variant* is the set of choices without the seed. Nothing here runs a
+model: it reads the ``params`` and ``metrics/ours/accuracy.json`` that each experiment committed.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ACCURACY_FILE = "metrics/ours/accuracy.json"
+SFT_FILE = "metrics/sft/summary.json"
+
+
+class AblationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    rev: str
+    profile: str
+    format: str
+    dedupe: bool
+    decontaminate: bool
+    curate_seed: int
+    sft_seed: int
+    benchmark: str
+    accuracy: float
+    ci_lo: float
+    ci_hi: float
+    n: int
+    steps: int  # optimizer steps (packing: a shorter format fits more examples per row, so fewer steps)
+    train_tokens: int
+
+    @property
+    def variant(self) -> str:
+        flags = [f for f, on in (("no dedupe", not self.dedupe), ("no decontamination", not self.decontaminate)) if on]
+        return self.format + (f" ({', '.join(flags)})" if flags else "")
+
+
+def exp_show(root: Path) -> list[dict[str, Any]]:
+    """``dvc exp show --json`` of the repo at ``root`` (every experiment, all branches' baselines)."""
+    proc = subprocess.run(["dvc", "exp", "show", "--json", "--all-commits", "--no-fetch"], cwd=root,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AblationError(f"`dvc exp show --json` failed in {root}: {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout)
+
+
+def _entries(tree: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every committed experiment in exp-show JSON (baselines and the workspace are skipped)."""
+    for baseline in tree:
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                yield rev
+
+
+def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "strict",
+         profile: str = "arith") -> list[Run]:
+    """The runs of ``profile`` that measured ``benchmark``; failed or unfinished ones are skipped."""
+    out = []
+    for entry in _entries(tree):
+        data = entry.get("data") or {}
+        params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+        metrics = ((data.get("metrics") or {}).get(ACCURACY_FILE) or {}).get("data") or {}
+        sft_summary = ((data.get("metrics") or {}).get(SFT_FILE) or {}).get("data") or {}
+        row = metrics.get(f"{benchmark}/sft/{mode}")
+        if entry.get("error") or params.get("profile") != profile or not row:
+            continue
+        curate, sft = params.get("curate") or {}, params.get("sft") or {}
+        out.append(Run(
+            name=entry.get("name") or str(entry.get("rev", ""))[:7], rev=str(entry.get("rev", "")),
+            profile=profile, format=str(curate.get("format")), dedupe=bool(curate.get("dedupe", True)),
+            decontaminate=bool(curate.get("decontaminate", True)), curate_seed=int(curate.get("seed", 0)),
+            sft_seed=int(sft.get("seed", 0)), benchmark=benchmark, accuracy=float(row["accuracy"]),
+            ci_lo=float(row["ci_lo"]), ci_hi=float(row["ci_hi"]), n=int(row["n"]),
+            steps=int(sft_summary.get("steps", 0)), train_tokens=int(sft_summary.get("train_tokens_seen", 0))))
+    # the same params committed twice (a re-run): keep one, so a seed is not counted twice
+    unique: dict[tuple[Any, ...], Run] = {}
+    for run in sorted(out, key=lambda r: r.rev):
+        unique.setdefault((run.variant, run.curate_seed, run.sft_seed), run)
+    return sorted(unique.values(), key=lambda r: (r.variant, r.curate_seed, r.sft_seed))
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    variant: str
+    seeds: int
+    mean: float
+    min: float
+    max: float
+    sd: float  # across seeds (0 with one seed)
+
+
+def summarize(items: list[Run]) -> list[VariantSummary]:
+    groups: dict[str, list[float]] = {}
+    for run in items:
+        groups.setdefault(run.variant, []).append(run.accuracy)
+    return [VariantSummary(v, len(a), statistics.fmean(a), min(a), max(a), statistics.stdev(a) if len(a) > 1 else 0.0)
+            for v, a in groups.items()]
+
+
+def markdown(items: list[Run]) -> str:
+    """Per-run table (accuracy with its bootstrap CI) and the per-variant summary across seeds."""
+    if not items:
+        return "No finished experiments of this profile were found.\n"
+    lines = ["| variant | seed | accuracy (%) | 95% CI | n | SFT steps | train tokens | experiment |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in items:
+        lines.append(f"| {r.variant} | {r.curate_seed} | {100 * r.accuracy:.1f} | "
+                     f"[{100 * r.ci_lo:.1f}, {100 * r.ci_hi:.1f}] | {r.n} | {r.steps} | {r.train_tokens} | {r.name} |")
+    lines += ["", "| variant | seeds | mean (%) | min | max | sd across seeds |", "|---|---|---|---|---|---|"]
+    for s in summarize(items):
+        lines.append(f"| {s.variant} | {s.seeds} | {100 * s.mean:.1f} | {100 * s.min:.1f} | {100 * s.max:.1f} | "
+                     f"{100 * s.sd:.1f} |")
+    return "\n".join(lines) + "\n"
