@@ -57,6 +57,9 @@ ablation-queue: install
 	done; done
 	$(ABLATION_EXP) -S curate.format=stepwise -S curate.dedupe=false
 	$(ABLATION_EXP) -S curate.format=stepwise -S curate.decontaminate=false
+	# control: answer_only packs more examples per row, so 6 epochs are fewer optimizer steps; 12 epochs
+	# give it about as many steps as the formats with derivations
+	$(ABLATION_EXP) -S curate.format=answer_only -S profiles.arith.sft.epochs=12
 
 ablation: ablation-queue
 	$(BIN)/dvc exp run --run-all --jobs 1

@@ -94,3 +94,23 @@ def test_bad_numeric_options_are_refused(tmp_path: Path, flag: str, value: str) 
     src = write_rows(tmp_path / "in.jsonl", [{"response": "#### 1", "gold": "1"}])
     proc = run_abel("score", str(src), flag, value)
     assert proc.returncode == 2 and flag in proc.stderr
+
+
+def test_stage_runs_its_checkouts_code_and_asks_notebooks_to_recompute(tmp_path: Path) -> None:
+    """A queued `dvc exp` runs in a temp copy: its kernel must import that copy's src/, not ours."""
+    import nbformat
+
+    (tmp_path / "params.yaml").write_text("profile: cpu\n")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    params = nbformat.v4.new_code_cell("recompute = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import os, pathlib\npathlib.Path('seen.txt').write_text(os.environ['PYTHONPATH'] + '|' + str(recompute))")]
+    nbformat.write(nb, tmp_path / "notebooks" / "01_probe.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "abel.cli", "stage", "probe", "--quiet"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pythonpath, recompute = (tmp_path / "seen.txt").read_text().split("|")
+    assert pythonpath.split(os.pathsep)[0] == str(tmp_path / "src") and recompute == "True"

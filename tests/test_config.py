@@ -66,7 +66,7 @@ def test_profiles_overlay_sections_and_errors_name_the_profile() -> None:
     bad = {**raw, "profiles": {"paper": {"sft": {"lr": -1}}}}
     with pytest.raises(ParamsError, match=r"profiles\.paper\.sft\.lr"):
         parse_params(bad)  # found on the laptop even while the cpu profile is active
-    with pytest.raises(ParamsError, match=r"profiles\.tiny\.score: Input should be 'curate', 'sft' or 'generate'"):
+    with pytest.raises(ParamsError, match=r"profiles\.tiny\.score: Input should be 'curate', 'sft', 'generate' or 'overfit'"):
         parse_params({"profiles": {"tiny": {"score": {}}}})
     with pytest.raises(ParamsError, match="profile: Input should be 'cpu', 'tiny', 'arith' or 'paper'"):
         parse_params({"profile": "gpu"})

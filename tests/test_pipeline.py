@@ -132,6 +132,27 @@ def test_second_repro_is_a_no_op(repo_copy: Path) -> None:
     assert "didn't change, skipping" in out and "Running stage" not in out
 
 
+def test_notebooks_opened_in_jupyterlab_show_outputs_without_recomputing(repo_copy: Path, tmp_path: Path) -> None:
+    """Each stage notebook, run top to bottom with its default parameters (as in JupyterLab), reads
+    what `dvc repro` produced: no stage output changes, so DVC still sees the pipeline up to date."""
+    import papermill
+
+    for nb in sorted((repo_copy / "notebooks").glob("0[0-9]_*.ipynb")):
+        papermill.execute_notebook(str(nb), str(tmp_path / nb.name), cwd=str(repo_copy), kernel_name="python3",
+                                   progress_bar=False)
+    out = _run([str(BIN / "dvc"), "status"], repo_copy).stdout
+    assert "Data and pipelines are up to date" in out, out
+
+
+def test_dvc_plots_show_is_offline(repo_copy: Path, tmp_path: Path) -> None:
+    """`dvc plots show` renders through the template with vega inlined (npm, pinned), never a CDN."""
+    _run([str(BIN / "abel"), "plots-template"], repo_copy)
+    _run([str(BIN / "dvc"), "plots", "show", "-o", str(tmp_path / "plots")], repo_copy)
+    html = (tmp_path / "plots" / "index.html").read_text()
+    assert "vegaEmbed(" in html and "metrics/sft/train.csv" in html
+    assert not re.search(r"<script[^>]*\bsrc=", html) and "cdn.jsdelivr" not in html
+
+
 def test_dvc_exp_run_with_set_param_beside_abel_mode(repo_copy: Path) -> None:
     assert version("antlr4-python3-runtime").startswith("4.9"), "DVC's antlr4 must stay 4.9 in the main env"
     out = _run([str(BIN / "dvc"), "exp", "run", "-S", "analyze.bootstrap_resamples=2000"], repo_copy).stdout

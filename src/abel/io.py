@@ -96,3 +96,27 @@ def code_digest(*modules: str) -> str:
         for path in files:
             h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
+
+
+class MissingOutput(FileNotFoundError):
+    """A notebook opened in JupyterLab reads a stage output that ``dvc repro`` has not produced yet."""
+
+
+def read_output(root: Path, relpath: str, stage: str) -> Any:
+    """A stage's JSON output (``dvc repro`` wrote it), for a notebook that shows rather than recomputes."""
+    path = root / relpath
+    if not path.is_file():
+        raise MissingOutput(f"{relpath} does not exist yet: run `dvc repro {stage}` first "
+                            f"(or set recompute = True in the notebook's parameters cell to run the stage here)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_csv_rows(path: Path, stage: str) -> list[dict[str, Any]]:
+    """A stage's numeric CSV (``metrics/sft/train.csv``): empty cells become None, ``step`` an int."""
+    import csv
+
+    if not path.is_file():
+        raise MissingOutput(f"{path} does not exist yet: run `dvc repro {stage}` first")
+    with path.open(encoding="utf-8") as fh:
+        return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} | {"step": int(row["step"])}
+                for row in csv.DictReader(fh)]

@@ -14,7 +14,9 @@ from abel.scoring import score_rows
 # rows per file, from shared/data/MANIFEST.md
 EXPECTED_ROWS = {"gsm8k": 1319, "gsm8k_robust": 1319, "math": 5000, "math500": 500, "svamp": 1000, "asdiv": 2215,
                  "mawps": 2065, "mathqa": 1000, "gsm_hard": 1319, "gsm_plus": 2400, "tal_scq5k_en": 2000,
-                 "chain_sum": 1000}  # procedural: its size in the YAML
+                 "chain_sum": 1000,  # procedural: its size in the YAML
+                 # perturbation sets: the base questions (of 300 drawn) whose versions came out clean
+                 "gsm_symbolic_base": 228, "gsm_symbolic_names": 228, "gsm_symbolic_numbers": 228, "gsm_symbolic_both": 228}
 
 
 def test_registry_names_match_config() -> None:

@@ -8,6 +8,7 @@ model: it reads the ``params`` and ``metrics/ours/accuracy.json`` that each expe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -41,10 +42,13 @@ class Run:
     n: int
     steps: int  # optimizer steps (packing: a shorter format fits more examples per row, so fewer steps)
     train_tokens: int
+    epochs: float = 0.0
+    extra_epochs: bool = False  # trained for other than the profile's usual number of epochs
 
     @property
     def variant(self) -> str:
-        flags = [f for f, on in (("no dedupe", not self.dedupe), ("no decontamination", not self.decontaminate)) if on]
+        flags = [f for f, on in (("no dedupe", not self.dedupe), ("no decontamination", not self.decontaminate),
+                                 (f"{self.epochs:g} epochs", self.extra_epochs)) if on]
         return self.format + (f" ({', '.join(flags)})" if flags else "")
 
 
@@ -78,13 +82,20 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
         if entry.get("error") or params.get("profile") != profile or not row:
             continue
         curate, sft = params.get("curate") or {}, params.get("sft") or {}
+        overlay = ((params.get("profiles") or {}).get(profile) or {}).get("sft") or {}
+        epochs = float(overlay.get("epochs", sft.get("epochs", 0)))
         out.append(Run(
             name=entry.get("name") or str(entry.get("rev", ""))[:7], rev=str(entry.get("rev", "")),
             profile=profile, format=str(curate.get("format")), dedupe=bool(curate.get("dedupe", True)),
             decontaminate=bool(curate.get("decontaminate", True)), curate_seed=int(curate.get("seed", 0)),
             sft_seed=int(sft.get("seed", 0)), benchmark=benchmark, accuracy=float(row["accuracy"]),
             ci_lo=float(row["ci_lo"]), ci_hi=float(row["ci_hi"]), n=int(row["n"]),
-            steps=int(sft_summary.get("steps", 0)), train_tokens=int(sft_summary.get("train_tokens_seen", 0))))
+            steps=int(sft_summary.get("steps", 0)), train_tokens=int(sft_summary.get("train_tokens_seen", 0)),
+            epochs=epochs))
+    # runs at other than the usual (most common) number of epochs are their own variant
+    if out:
+        usual = statistics.mode(r.epochs for r in out)
+        out = [dataclasses.replace(r, extra_epochs=r.epochs != usual) for r in out]
     # the same params committed twice (a re-run): keep one, so a seed is not counted twice
     unique: dict[tuple[Any, ...], Run] = {}
     for run in sorted(out, key=lambda r: r.rev):

@@ -96,3 +96,14 @@ def accuracy_by_tags(correct: Sequence[bool], tags: Sequence[dict[str, Any]], ke
         est = bootstrap_accuracy(arr[idx], resamples=resamples, ci=ci, seed=seed)
         rows.append({**dict(zip(keys, values)), **est.to_dict()})
     return rows
+
+
+def accuracy_rows(verdicts: dict[int, dict[str, list[bool]]], *, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
+    """One row per (step, split) of checkpoint verdicts: accuracy with a bootstrap CI."""
+    rows = []
+    for step in sorted(verdicts):
+        for split, correct in verdicts[step].items():
+            est = bootstrap_accuracy(correct, resamples=resamples, ci=ci, seed=seed)
+            rows.append({"step": step, "split": split, "n": est.n, "accuracy": est.value, "ci_lo": est.lo,
+                         "ci_hi": est.hi, "ci": ci})
+    return rows

@@ -15,7 +15,7 @@ from abel.curation import filters, formats
 from abel.curation.tokens import token_counter
 from abel.data.sources import (PROCEDURAL_SOURCES, TRAIN_SOURCES, BadRecord, Record, SourceError, load_eval_questions,
                                procedural_records, read_source, resolve)
-from abel.io import write_json, write_jsonl
+from abel.io import read_output, write_json, write_jsonl
 
 STEPS = ("read", "malformed", "unverified", "too_long", "duplicate", "near_duplicate", "contaminated", "kept", "selected")
 
@@ -130,13 +130,19 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
         "drop_examples": _examples(drops, by_id),
         "malformed": bad_records,
         "contamination": {"hits": len(hits), "records": len({h.train_id for h in hits}),
-                          "by_test_set": dict(Counter(h.test_set for h in hits))},
+                          "by_test_set": dict(Counter(h.test_set for h in hits)),
+                          "by_method": dict(Counter(h.method for h in hits))},
     }
     reports = root / "reports" / "curation"
     write_json(reports / "report.json", report)
     write_jsonl(reports / "contamination.jsonl", (asdict(h) for h in hits))
     write_jsonl(reports / "dropped.jsonl", (asdict(d) for d in drops))
     return report
+
+
+def load_report(root: Path) -> dict[str, Any]:
+    """The report ``curate`` wrote, without curating: for the notebook in JupyterLab."""
+    return dict(read_output(root, "reports/curation/report.json", "curate"))
 
 
 def _relative(path: Path, data_dir: Path, root: Path) -> str:

@@ -13,7 +13,7 @@ The same generator serves two roles, with different seeds:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 _TERM = re.compile(r"\s*([+-])\s*(\d+)")
@@ -62,4 +62,10 @@ def chain_sum_rows(seed: int, size: int, min_terms: int = 2, max_terms: int = 4,
                "answer": str(value), "terms": int(raw["metadata"]["num_terms"])}
 
 
-GENERATORS = {"chain_sum": chain_sum_rows}
+def _gsm_perturb(seed: int, size: int, variant: str = "base") -> list[dict[str, Any]]:
+    from abel.data.perturb import gsm_perturb_rows
+
+    return gsm_perturb_rows(seed, size, variant)
+
+
+GENERATORS: dict[str, Callable[..., Iterable[dict[str, Any]]]] = {"chain_sum": chain_sum_rows, "gsm_perturb": _gsm_perturb}

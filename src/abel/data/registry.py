@@ -40,10 +40,10 @@ class GoldSpec(BaseModel):
 class GeneratorSpec(BaseModel):
     """A procedural benchmark (abel.data.procedural): no file, a fixed seed, a fixed size."""
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: Literal["chain_sum"]
+    name: Literal["chain_sum", "gsm_perturb"]
     seed: int
     size: int = Field(gt=0)
-    args: dict[str, int] = {}
+    args: dict[str, int | str] = {}
 
 
 class Benchmark(BaseModel):

@@ -18,7 +18,7 @@ from abel.config import Params
 from abel.data import registry
 from abel.generation import runner
 from abel.generation.backends import Generate, backend, resolve_model
-from abel.io import code_digest, read_jsonl, write_json, write_jsonl
+from abel.io import code_digest, read_jsonl, read_output, write_json, write_jsonl
 from abel.provenance import provenance
 
 
@@ -77,3 +77,8 @@ def run(params: Params, root: Path, out_dir: str = "outputs/generations", metric
     summary["provenance"] = provenance(root, params, ("generate",), {"generate": gp.seed})
     write_json(root / metrics_path, summary)
     return summary
+
+
+def load(root: Path, metrics_path: str = "metrics/generate/summary.json") -> dict[str, Any]:
+    """The summary ``run`` wrote, without generating: for the notebook in JupyterLab."""
+    return dict(read_output(root, metrics_path, "generate"))

@@ -102,6 +102,24 @@ def published_section(led: Ledger, file: str = "data/published/abel_readme.yaml"
                 _table(["model", *gen["columns"]], grows),
                 f"\n*Source: `{file}`, citing {gen['source']['title']} ({gen['source']['url']}); "
                 f"{gen['source']['note']}.*\n"]
+    board = pub.get("leaderboard")
+    if board:
+        cols = board["columns"]
+        i_gsm, i_math = cols.index("gsm8k"), cols.index("math")
+        brows = [[r[0], r[1], r[2], "open" if r[3] else "proprietary",
+                  led.cite(file, ("leaderboard", "rows", k, i_gsm), "{}"),
+                  "-" if r[i_math] is None else led.cite(file, ("leaderboard", "rows", k, i_math), "{}")]
+                 for k, r in enumerate(board["rows"])]
+        out += ["\n### Published leaderboard (Abel README; every row as the authors reported it, none measured here)\n",
+                _table(["model", "params", "organization", "weights", "GSM8K (%)", "MATH (%)"], brows),
+                f"\n*Source: `{file}`, citing {board['source']['title']} ({board['source']['url']} @ "
+                f"{board['source']['commit'][:10]}); {board['source']['note']}.*\n"]
+    others = pub.get("robustness_others")
+    if others:
+        orows = [[m, *(led.cite(file, ("robustness_others", "rows", m, i), "{}") for i in range(3))] for m in others["rows"]]
+        out += ["\n### Published robustness of other models (Abel README; not measured here)\n",
+                _table(["model", "GSM8K (%)", "GSM8k_robust (%)", "delta (pp)"], orows),
+                f"\n*Source: `{file}`, citing {others['source']['title']} ({others['source']['url']}).*\n"]
     return "\n".join(out)
 
 
@@ -109,9 +127,18 @@ def curation_section(led: Ledger, file: str = "reports/curation/report.json") ->
     funnel = led.load(file)["funnel"]
     steps = list(next(iter(funnel.values())))
     rows = [[source, *(led.cite(file, ("funnel", source, s)) for s in steps)] for source in funnel]
+    cont = led.value(file, ("contamination",))
+    crows = [[test_set, led.cite(file, ("contamination", "by_test_set", test_set))] for test_set in cont["by_test_set"]]
+    methods = ", ".join(f"{m}: {led.cite(file, ('contamination', 'by_method', m))}" for m in cont.get("by_method", {}))
+    contamination = [
+        "\n### Contamination found by curation\n",
+        f"{led.cite(file, ('contamination', 'hits'))} hits on {led.cite(file, ('contamination', 'records'))} training "
+        "records (each was dropped before selection)" + (f"; by method: {methods}" if methods else "") + ".\n",
+        _table(["test set", "hits"], crows) if crows else "No training record matched a test item.\n",
+        "\nEvery hit is listed in `reports/curation/contamination.jsonl` (train id, test set, test id, overlap, method).\n"]
     return "\n".join(["## Curation funnel\n", _table(["source", *steps], rows),
                       f"\ntrain / val records: {led.cite(file, ('train',))} / {led.cite(file, ('val',))}\n",
-                      _source(file), "\n![funnel](../figures/curation/funnel.png)\n"])
+                      _source(file), "\n![funnel](../figures/curation/funnel.png)\n", *contamination])
 
 
 def sft_section(led: Ledger, file: str = "metrics/sft/summary.json") -> str:
@@ -139,6 +166,40 @@ def ours_section(led: Ledger, file: str = "metrics/ours/accuracy.json", gen: str
                       _source(file, gen), f"\n![our robustness](../{fig})\n" if (led.root / fig).is_file() else ""])
 
 
+def overfit_section(led: Ledger, file: str = "metrics/sft/overfit.json") -> str:
+    if not (led.root / file).is_file():
+        return ""
+    data = led.load(file)
+    rows = [[led.cite(file, ("rows", i, "step")), r["split"], led.cite(file, ("rows", i, "n")),
+             led.cite(file, ("rows", i, "accuracy"), PCT),
+             f"[{led.cite(file, ('rows', i, 'ci_lo'), PCT)}, {led.cite(file, ('rows', i, 'ci_hi'), PCT)}]"]
+            for i, r in enumerate(data["rows"])]
+    return "\n".join([
+        "## Overfitting across checkpoints\n",
+        f"Each saved checkpoint answered the same training questions and the same "
+        f"{led.cite(file, ('test_benchmark',))} test questions (greedy).\n",
+        _table(["step", "questions", "n", "accuracy", "95% bootstrap CI"], rows), _source(file),
+        "\n![overfit](../figures/overfit/overfit.png)\n"])
+
+
+def memorization_section(led: Ledger, file: str = "metrics/ours/memorization.json") -> str:
+    if not (led.root / file).is_file():
+        return ""
+    data = led.load(file)
+    st = data["settings"]
+    rows = [[r["benchmark"], r["group"], led.cite(file, ("rows", i, "n")), led.cite(file, ("rows", i, "memorized"), PCT),
+             f"[{led.cite(file, ('rows', i, 'ci_lo'), PCT)}, {led.cite(file, ('rows', i, 'ci_hi'), PCT)}]",
+             "-" if r["mean_overlap"] is None else led.cite(file, ("rows", i, "mean_overlap"), "{:.2f}"),
+             led.cite(file, ("rows", i, "accuracy"), PCT)] for i, r in enumerate(data["rows"])]
+    return "\n".join([
+        "## Memorization probe (our model)\n",
+        f"A response counts as memorized when at least {led.cite(file, ('settings', 'threshold'), '{:.0%}')} of its word "
+        f"{led.cite(file, ('settings', 'ngram'))}-grams occur in one training target; a test question is near when its "
+        f"word-3-gram Jaccard similarity to a training question is at least {led.cite(file, ('settings', 'near'))}.\n",
+        _table(["benchmark", "questions", "n", "memorized", "95% CI", "mean copied share", "accuracy"], rows)
+        if rows else "No generations to probe.\n", _source(file)]) if st else ""
+
+
 def provenance_section(led: Ledger, file: str) -> str:
     prov = led.value(file, ("provenance",))
     rows = [["git commit", led.cite(file, ("provenance", "commit"))], ["tree dirty", led.cite(file, ("provenance", "dirty"))],
@@ -159,6 +220,14 @@ def limits_section(led: Ledger, profile: str, sft_file: str = "metrics/sft/summa
                 f"Its best accuracy here (strict scorer) is {led.cite(ours_file, (best, 'accuracy'), PCT)} on "
                 f"{ours[best]['benchmark']} (n = {led.cite(ours_file, (best, 'n'))}, 95% CI "
                 f"[{led.cite(ours_file, (best, 'ci_lo'), PCT)}, {led.cite(ours_file, (best, 'ci_hi'), PCT)}]).")
+    if profile == "arith":
+        return "\n".join([
+            "## What this run can and cannot show\n",
+            f"This is the **arith** profile, the curation ablation's task: a "
+            f"{led.cite(sft_file, ('parameters',), '{:,}')}-parameter model trained from scratch for "
+            f"{led.cite(sft_file, ('steps',))} optimizer steps on short procedural arithmetic. " + measured +
+            " It shows how the presentation of the training data changes what a small model learns on a task it "
+            "can learn in minutes (compare runs with `make ablation`). It says nothing about GSM8K or MATH.\n"])
     if profile == "paper":
         return "\n".join(["## What this run shows\n", measured,
                           "Compare with the published numbers below, which are labelled as such.\n"])
@@ -181,7 +250,8 @@ def build(root: Path) -> tuple[str, Ledger]:
              "Every number below is read from the metrics file named under its table "
              "(`reports/report_sources.json` lists each one).\n",
              limits_section(led, profile), released_section(led), published_section(led), curation_section(led),
-             sft_section(led), ours_section(led), provenance_section(led, "metrics/ours/accuracy.json")]
+             sft_section(led), overfit_section(led), ours_section(led), memorization_section(led),
+             provenance_section(led, "metrics/ours/accuracy.json")]
     return "\n".join(parts), led
 
 

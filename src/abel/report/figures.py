@@ -44,17 +44,23 @@ def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> 
         raise ValueError(f"no robustness rows for mode {mode!r}")
     sns.set_theme(style="whitegrid", context="paper")
     fig, (ax_acc, ax_delta) = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"width_ratios": [3, 2]})
-    models = [r["model"].upper() for r in rows]
+    one_pair = len({(r["base"], r["perturbed"]) for r in rows}) == 1
+    one_model = len({r["model"] for r in rows}) == 1
+    # x: the model (one pair, several models) or the perturbation (one model, several pairs)
+    models = [r["model"].upper() if one_pair else (r["perturbed"] if one_model else f"{r['model'].upper()}: {r['perturbed']}")
+              for r in rows]
+    xlabel = "model" if one_pair else "perturbed set (paired with its original)"
     xs = range(len(rows))
     width = 0.36
-    for offset, key, label, color in ((-width / 2, "acc_base", rows[0]["base"], PALETTE[0]),
-                                      (width / 2, "acc_perturbed", rows[0]["perturbed"], PALETTE[1])):
+    for offset, key, label, color in ((-width / 2, "acc_base", rows[0]["base"] if one_pair else "original", PALETTE[0]),
+                                      (width / 2, "acc_perturbed", rows[0]["perturbed"] if one_pair else "perturbed",
+                                       PALETTE[1])):
         vals = [_pct(r[key]) for r in rows]
         ax_acc.bar([x + offset for x in xs], vals, width, label=label, color=color)
         for x, v in zip(xs, vals):
             ax_acc.text(x + offset, v + 0.8, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
-    ax_acc.set_xticks(list(xs), models)
-    ax_acc.set_xlabel("model")
+    ax_acc.set_xticks(list(xs), models, rotation=0 if one_pair else 20, ha="center" if one_pair else "right")
+    ax_acc.set_xlabel(xlabel)
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_ylim(0, 100)
     ax_acc.legend(loc="upper left", frameon=False)
@@ -67,11 +73,11 @@ def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> 
     for x, r in zip(xs, rows):
         ax_delta.annotate(f"p={r['mcnemar']['p_value']:.2f}", (x, _pct(r["delta_hi"])), textcoords="offset points",
                           xytext=(0, 4), ha="center", fontsize=7)
-    ax_delta.set_xticks(list(xs), models)
+    ax_delta.set_xticks(list(xs), models, rotation=0 if one_pair else 20, ha="center" if one_pair else "right")
     ax_delta.set_xlim(-0.6, len(rows) - 0.4)
     low, high = ax_delta.get_ylim()
     ax_delta.set_ylim(low, high + 0.15 * (high - low))  # room for the p-value labels
-    ax_delta.set_xlabel("model")
+    ax_delta.set_xlabel(xlabel)
     ax_delta.set_ylabel("perturbed - original (pp)")
     ax_delta.set_title(f"paired delta, {int(rows[0]['ci'] * 100)}% bootstrap CI")
     fig.suptitle(title, fontsize=10)
@@ -195,4 +201,34 @@ def ablation_figure(runs: Sequence[Any], title: str) -> plt.Figure:
     ax.set_title(title)
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def overfit_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], acc: Sequence[dict[str, Any]],
+                   title: str, test_label: str) -> plt.Figure:
+    """Top: train and validation loss per step. Bottom: accuracy on training questions vs test
+    questions at each saved checkpoint (bootstrap CIs as error bars). One shared step axis."""
+    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.5, 5.2), sharex=True, gridspec_kw={"height_ratios": [1, 1]})
+    ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], color=PALETTE[0], lw=1.2, label="train loss")
+    if val:
+        ax_loss.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", color=PALETTE[1], lw=1.2, ms=4,
+                     label="validation loss")
+    ax_loss.set_ylabel("loss (nats / target token)")
+    ax_loss.legend(frameon=False, fontsize=8)
+    ax_loss.grid(alpha=0.3)
+    for i, (split, label) in enumerate((("train", "training questions"), ("test", test_label))):
+        rows = sorted((r for r in acc if r["split"] == split), key=lambda r: r["step"])
+        if not rows:
+            continue
+        ax_acc.errorbar([r["step"] for r in rows], [_pct(r["accuracy"]) for r in rows],
+                        yerr=[[_pct(r["accuracy"] - r["ci_lo"]) for r in rows], [_pct(r["ci_hi"] - r["accuracy"]) for r in rows]],
+                        fmt="o-" if i == 0 else "s--", color=PALETTE[2 + i], capsize=3, ms=4,
+                        label=f"{label} (n={rows[0]['n']}, {int(rows[0]['ci'] * 100)}% CI)")
+    ax_acc.set_xlabel("optimizer step (saved checkpoints)")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_ylim(-2, 102)
+    ax_acc.legend(frameon=False, fontsize=8)
+    ax_acc.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig

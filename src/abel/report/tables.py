@@ -34,14 +34,16 @@ def accuracy_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any])
 def robustness_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any]) -> str:
     pub = published.get("robustness_delta", {})
     body = []
+    one_pair = len({(r["base"], r["perturbed"]) for r in rows}) == 1
     for r in rows:
         m = r["mcnemar"]
-        paper = pub.get(r["model"])
-        body.append([r["model"].upper(), r["mode"], r["n_paired"], _pp(r["acc_base"]), _pp(r["acc_perturbed"]),
+        paper = pub.get(r["model"]) if (r["base"], r["perturbed"]) == ("gsm8k", "gsm8k_robust") else None
+        model = r["model"].upper() if one_pair else f"{r['model'].upper()}: {r['perturbed']} vs {r['base']}"
+        body.append([model, r["mode"], r["n_paired"], _pp(r["acc_base"]), _pp(r["acc_perturbed"]),
                      f"{100 * r['delta']:+.2f}", f"[{100 * r['delta_lo']:+.2f}, {100 * r['delta_hi']:+.2f}]",
                      f"{m['only_base']} / {m['only_other']}", f"{m['p_value']:.3f}",
                      "" if paper is None else f"{paper:+.2f}"])
-    base, other = rows[0]["base"], rows[0]["perturbed"]
+    base, other = (rows[0]["base"], rows[0]["perturbed"]) if one_pair else ("original", "perturbed")
     note = ("\nThe published deltas are differences of the rounded accuracies; the delta here is the exact "
             "paired difference over the same questions, so the two can differ in the second decimal.\n")
     return _md(["model", "scorer", "paired questions", f"{base} (%)", f"{other} (%)", "delta (pp)",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abel.io import read_jsonl, write_json, write_jsonl
+from abel.io import read_jsonl, read_output, write_json, write_jsonl
 from abel.scoring.runner import Mode, score_rows
 
 
@@ -60,3 +60,10 @@ def score_released(files: list[ReleasedFile], out_dir: Path, modes: list[Mode], 
     # tracked output: deterministic, so no wall-clock seconds or absolute paths in the file
     write_json(out_dir / "summary.json", [{k: v for k, v in s.items() if k != "seconds"} for s in summary])
     return summary
+
+
+def load_summary(root: Path, relpath: str) -> list[dict[str, Any]]:
+    """Rows of a ``score_summary.json`` the score stage wrote (keys ``benchmark/model/mode``)."""
+    data = read_output(root, relpath, "score")
+    return [{"benchmark": key.split("/")[0], "model": key.split("/")[1], "mode": key.split("/")[2], **row}
+            for key, row in data.items() if key != "provenance"]

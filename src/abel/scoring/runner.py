@@ -100,3 +100,14 @@ def score_rows(
         timeouts=timeouts, errors=errors, seconds=round(time.perf_counter() - start, 3), slow_path=len(slow),
     )
     return done, summary
+
+
+def correct_by_kind(rows: Sequence[dict[str, Any]], kinds: Sequence[str | None], **kw: Any) -> list[bool]:
+    """Strict verdicts for rows of mixed answer kinds (each group scored with its own kind)."""
+    out: list[bool] = [False] * len(rows)
+    for kind in sorted(set(kinds), key=str):
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        verdicts, _ = score_rows([rows[i] for i in idx], "strict", kind=kind, **kw)  # type: ignore[arg-type]
+        for i, v in zip(idx, verdicts):
+            out[i] = bool(v["correct"])
+    return out

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from abel.config import Params
-from abel.io import atomic_open, write_json
+from abel.io import atomic_open, read_csv_rows, read_output, write_json
 from abel.training.launch import RunResult, launch
 from abel.training.logs import RunLog, read_run, summary
 from abel.provenance import provenance
@@ -37,7 +37,22 @@ def run(params: Params, root: Path, model_dir: str = "models/sft", metrics_dir: 
     info = {"profile": params.profile, "model": params.sft.model, "parameters": parameter_count(str(result.output_dir)),
             "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
             "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,
+            "run_dir": _relative(result.run_dir, root),  # its complete checkpoints: the overfit stage reads them
             **summary(log),
             "provenance": provenance(root, params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed})}
     write_json(out / "summary.json", info)
     return result, log, info
+
+
+def load(root: Path, metrics_dir: str = "metrics/sft") -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """What ``run`` wrote (train rows, val rows, summary), without training: for the notebook in JupyterLab."""
+    info = read_output(root, f"{metrics_dir}/summary.json", "sft")
+    return (read_csv_rows(root / metrics_dir / "train.csv", "sft"), read_csv_rows(root / metrics_dir / "val.csv", "sft"),
+            info)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-COMPLETE = "COMPLETE"  # written into a checkpoint folder once every rank has finished saving it
+from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE  # written once every rank has saved the checkpoint
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:
