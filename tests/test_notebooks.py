@@ -31,3 +31,15 @@ def test_every_dvc_stage_runs_its_notebook() -> None:
     for name, stage in stages.items():
         assert stage["cmd"] == f"abel stage {name}"
         assert any(d == f"notebooks/{nb.name}" for d in stage["deps"] for nb in NOTEBOOKS if nb.stem.endswith(name))
+
+
+def test_every_param_a_stage_tracks_exists() -> None:
+    """DVC refuses to run a stage whose tracked params key is missing from params.yaml."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name, stage in stages.items():
+        for key in stage.get("params", []):
+            node = params
+            for part in key.split("."):
+                assert isinstance(node, dict) and part in node, f"stage {name}: params.yaml has no {key}"
+                node = node[part]
