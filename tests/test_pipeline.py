@@ -85,11 +85,12 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert (repo_copy / "models/sft/model.safetensors").is_file()
     assert (repo_copy / "figures/sft/loss.svg").stat().st_size > 1000
     assert sum(1 for _ in (repo_copy / "metrics/sft/train.csv").open()) == sft["steps"] + 1
-    # generate -> score -> analyze on the fine-tuned tiny model (tiny profile: 5 benchmarks)
+    # generate -> score -> analyze on the fine-tuned tiny model (tiny profile: 10 benchmarks)
     gen = json.loads((repo_copy / "metrics/generate/summary.json").read_text())
     assert gen["model"] == "models/sft" and gen["backend"] == "hf"
     assert {k: v["responses"] for k, v in gen["benchmarks"].items()} == {
-        "gsm8k": 16, "gsm8k_robust": 16, "math500": 8, "svamp": 8, "gsm_plus": 8}
+        "gsm8k": 16, "gsm8k_robust": 16, "math500": 8, "svamp": 8, "gsm_plus": 8, "gsm_hard": 8,
+        "gsm_symbolic_base": 8, "gsm_symbolic_names": 8, "gsm_symbolic_numbers": 8, "gsm_symbolic_both": 8}
     ours = json.loads((repo_copy / "metrics/ours/accuracy.json").read_text())
     prov = ours.pop("provenance")
     assert len(prov["commit"]) == 40 and prov["profile"] == "tiny" and prov["versions"]["torch"].startswith("2.13.0")
@@ -101,7 +102,14 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     by_tag = json.loads((repo_copy / "metrics/ours/by_tag.json").read_text())
     assert {"math500", "gsm_plus"} <= {r["benchmark"] for r in by_tag} <= set(gen["benchmarks"]) - {"gsm8k"}
     rob = json.loads((repo_copy / "metrics/ours/robustness.json").read_text())
-    assert {(r["model"], r["mode"], r["n_paired"]) for r in rob} == {("sft", "abel", 16), ("sft", "strict", 16)}
+    assert {(r["perturbed"], r["mode"], r["n_paired"]) for r in rob} == {
+        (p, m, 16 if p == "gsm8k_robust" else 8) for m in ("abel", "strict")
+        for p in ("gsm8k_robust", "gsm_symbolic_names", "gsm_symbolic_numbers", "gsm_symbolic_both")}
+    # the overfit stage: every saved checkpoint, training and test questions
+    over = json.loads((repo_copy / "metrics/sft/overfit.json").read_text())
+    assert {r["split"] for r in over["rows"]} == {"train", "test"} and max(r["step"] for r in over["rows"]) == sft["steps"]
+    mem = json.loads((repo_copy / "metrics/ours/memorization.json").read_text())
+    assert sum(r["n"] for r in mem["rows"]) == sum(v["responses"] for v in gen["benchmarks"].values())
 
 
 def test_report_numbers_equal_the_metrics_files_they_cite(repo_copy: Path) -> None:
@@ -118,7 +126,7 @@ def test_report_numbers_equal_the_metrics_files_they_cite(repo_copy: Path) -> No
         assert node == entry["value"] and entry["format"].format(node) == entry["text"], entry
         assert entry["text"] in report, entry
     images = referenced_images(report)
-    assert len(images) == 4  # released robustness, curation funnel, SFT loss, our robustness
+    assert len(images) == 5  # released robustness, curation funnel, SFT loss, overfit, our robustness
     for rel in images:
         assert (repo_copy / "reports" / rel).stat().st_size > 1000, rel
     html = (repo_copy / "reports/report.html").read_text()

@@ -29,3 +29,4 @@ def test_html_embeds_images_and_loads_nothing_remote(tmp_path: Path) -> None:
     html = to_html(md, tmp_path)
     assert "data:image/png;base64" in html and "<table>" in html
     assert "<script" not in html and "http" not in html.replace("http-equiv", "")
+    assert to_html(md, tmp_path) == html  # byte-identical on a re-run: DVC sees an unchanged output

@@ -273,7 +273,8 @@ def to_html(markdown: str, root: Path, title: str = "Abel, reproduced: report") 
 
     markdown = markdown.replace("](../", "](")
     base_dir = root
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(markdown)])
+    # a fixed cell id: nbformat draws a random one, which would make every export differ
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(markdown, id="report")])
     exporter = HTMLExporter(template_name="basic", embed_images=True, exclude_input_prompt=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base_dir)}})
     style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
