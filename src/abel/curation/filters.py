@@ -103,7 +103,6 @@ class Hit:
     method: str  # "exact", "ngram" or "provenance"
 
 
-
 def contamination(records: list[Record], eval_questions: dict[str, list[tuple[str, str]]], n: int,
                   min_overlap: float, provenance: Callable[[Record], tuple[str, ...]],
                   normalize: bool = False) -> list[Hit]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tqdm.auto import tqdm
 
-from abel.generation.hf import HFGenerator, SamplingConfig
+from abel.config import GenerateParams
+from abel.generation.backends import hf_backend
 from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE
 
 
@@ -29,19 +29,12 @@ def saved_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def generate_at_checkpoints(checkpoints: Sequence[tuple[int, Path]], prompts: Sequence[str], cfg: SamplingConfig, *,
-                            batch_size: int = 16, progress: bool = True) -> dict[int, list[str]]:
-    """{step: responses to ``prompts``} for each (step, model folder), loaded one at a time on CPU/GPU."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gpu = torch.cuda.is_available()
+def generate_at_checkpoints(checkpoints: Sequence[tuple[int, Path]], prompts: Sequence[str], params: GenerateParams,
+                            root: Path, *, progress: bool = True) -> dict[int, list[str]]:
+    """{step: responses to ``prompts``}: each (step, model folder) loaded in turn by the hf backend,
+    with ``params`` (batch size, sampling, precision) for everything but the model."""
     out: dict[int, list[str]] = {}
     for step, folder in tqdm(checkpoints, desc="checkpoints", disable=not progress):
-        tok = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16 if gpu else torch.float32)
-        if gpu:
-            model = model.to("cuda")
-        out[step] = HFGenerator(model, tok, batch_size=batch_size).generate(list(prompts), cfg)
-        del model
+        generate, _ = hf_backend(params.model_copy(update={"model": str(folder), "backend": "hf"}), root)
+        out[step] = generate(list(prompts))
     return out
