@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from abel.io import InputError, read_jsonl, write_jsonl
+from abel.scoring.pool import MAX_TIMEOUT_S
 
 
-def _positive(kind: type) -> object:
+MAX_WORKERS = 32  # each scoring worker holds sympy + math-verify (~150 MB); more is a mistake, not a speed-up
+
+
+def _positive(kind: type, maximum: float) -> object:
     def parse(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not math.isfinite(value) or not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be > 0 and at most {maximum:g}, got {text}")
         return value
 
     return parse
@@ -147,8 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", help="write each row back with pred, correct, reason")
     score.add_argument("--kind", choices=("numeric", "latex", "choice"),
                        help="answer kind for strict mode (default: inferred from each gold)")
-    score.add_argument("--timeout-s", type=_positive(float), default=1.0, help="hard limit per answer in seconds (default 1.0)")
-    score.add_argument("--workers", type=_positive(int), default=2, help="worker processes for the sympy path")
+    score.add_argument("--timeout-s", type=_positive(float, MAX_TIMEOUT_S), default=1.0,
+                       help=f"CPU-time limit per answer in seconds (default 1.0, at most {MAX_TIMEOUT_S:g})")
+    score.add_argument("--workers", type=_positive(int, MAX_WORKERS), default=2,
+                       help=f"worker processes for the sympy path (default 2, at most {MAX_WORKERS})")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_score)
 

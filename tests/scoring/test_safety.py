@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +25,10 @@ PATHOLOGICAL = {
     "boxed_factorial": "\\boxed{1000000!}",
     "boxed_deep_nest": "\\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}",
     "injection": f"#### __import__('os').system('touch {SENTINEL}')",
+    "nested_boxes": "\\boxed{" * 20_000 + "5" + "}" * 20_000,
+    "unclosed_boxes": "\\boxed{" * 20_000,
+    "box_run": "\\boxed{1}, " * 30_000,
+    "heading_flood": "#### Step 1:\n" * 50_000,
 }
 
 
@@ -54,5 +61,33 @@ def test_timeouts_are_counted_and_do_not_stall_the_rest() -> None:
 def test_a_pool_without_a_time_limit_refuses_work() -> None:
     from abel.scoring.pool import shared_pool
 
-    with pytest.raises(ValueError, match="positive time limit"):
+    with pytest.raises(ValueError, match="positive, finite time limit"):
         shared_pool(1, 4096).map(str, [(1,)])
+
+
+def _burn_cpu(seconds: float) -> bool:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    return True
+
+
+def test_the_limit_is_cpu_time_so_a_busy_machine_changes_no_verdict() -> None:
+    """With every core busy, tasks needing 0.3 s of CPU take longer than 0.6 s of wall time, and
+    still finish under a 0.6 s limit; a task needing 2 s of CPU is stopped at 0.6 s of its CPU."""
+    from abel.scoring.pool import WorkerPool
+
+    with WorkerPool(workers=2, timeout_s=0.6, memory_mb=4096) as pool:
+        pool.map(str, [(1,), (2,)])  # start both workers before the load
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range((os.cpu_count() or 1) + 1)]
+        try:
+            start = time.perf_counter()
+            outcomes = pool.map(_burn_cpu, [(0.3,), (0.3,), (2.0,)])
+            wall = time.perf_counter() - start
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+    assert [o.status for o in outcomes] == ["ok", "ok", "timeout"], outcomes
+    assert "CPU" in outcomes[2].error
+    assert wall > 0.6, "the machine was not loaded: this run shows nothing"

@@ -55,8 +55,8 @@ def test_correct(response: str, gold: str) -> None:
     ("#### 12:00", "2", "not a single number"),
     ("#### She has 5 apples and 6 pears", "5", "not a single number"),
     ("#### 2^3", "8", "not a single number"),                        # expressions are not evaluated
-    ("I boxed the eggs, 5 in each box. The answer is 7.", "5", "no #### marker"),  # "boxed" in prose
-    ("the answer is a number we find next", "A", "no #### marker"),  # "answer is a" in prose
+    ("I boxed the eggs, 5 in each box. The answer is 7.", "5", "wrong number"),  # "boxed" in prose
+    ("the answer is a number we find next", "A", "no option letter"),  # "answer is a" in prose
     ("#### 55.51", "55.5", "wrong number"),
     ("\\boxed{5", "5", "unclosed"),
     ("", "5", "no #### marker"),
@@ -122,3 +122,66 @@ def test_float_golds_are_written_positionally() -> None:
     assert plain_number(-9867630.0) == "-9867630"
     verdicts, _ = score_rows([{"response": "#### 0.0000020107", "gold": 2.0107e-06}], "strict", progress=False)
     assert verdicts[0]["correct"]
+
+
+# One pinned case per defect class of issue #12 (each was a false accept or false reject before).
+@pytest.mark.parametrize("gold,pred,correct", [
+    # 1. a LaTeX answer holding one number is not that number
+    ("\\sqrt{51}", "51", False), ("7\\pi", "7", False), ("y+1", "x+1", False),
+    # 2. a minus sign before a LaTeX command counts
+    ("\\sqrt{3}", "-\\sqrt{3}", False), ("-\\sqrt{3}", "-\\sqrt{3}", True),
+    # 3. TeX shorthand: \\frac43 is 4/3, \\sqrt2 is sqrt(2)
+    ("\\frac43", "43", False), ("\\frac43", "\\frac{4}{3}", True), ("\\tfrac12", "0.5", True),
+    ("\\sqrt2", "\\sqrt{2}", True), ("\\dfrac{1}{2}", "\\frac12", True),
+    # 4. both sides of an equation
+    ("x=5", "y=5", False), ("5x-7y+11z+4=0", "x+y+z+1=0", False), ("x=5", "5", True),
+    # 5. relations, intervals and \\pm keep their meaning
+    ("x>5", "x<5", False), ("(2,\\infty)", "[2,\\infty)", False), ("\\pm 2021", "2021", False),
+    ("x \\le 3", "x \\le 3", True),
+    # sets are not tuples, and a tuple keeps its order
+    ("\\{1,2\\}", "(1,2)", False), ("(1,2)", "2,1", False), ("(1,2)", "(2,1)", False), ("(1,2)", "(1, 2)", True),
+    # 9. one tolerance policy: exact for integer golds, relative 1e-6 otherwise
+    (".0000672", ".0000673", False), ("\\frac{1}{12}", "0.0833333333333333", True),
+    ("\\frac{1}{12}", "0.083333", False), ("10", "9.9999999", False), ("10", "10.0", True),
+    ("\\frac{\\sqrt{2}}{2}", "0.7071067811865476", True), ("\\frac{\\sqrt{2}}{2}", "0.7071", False),
+    # 10. a gold already in $...$ is read once, not wrapped again
+    ("$x=5$", "x=5", True), ("$\\frac{1}{2}$", "0.5", True),
+])
+def test_defect_classes_latex(gold: str, pred: str, correct: bool) -> None:
+    verdict = strict(f"The final answer is $\\boxed{{{pred}}}$", gold, kind="latex")
+    assert verdict["correct"] is correct, verdict
+
+
+def test_defect_class_1_numeric_kind() -> None:
+    # a number glued to letters or inside LaTeX is not read out of it (GSM8K-style golds too)
+    for pred in ("AZYUK2A", "\\sqrt{2}", "2\\pi", "2x", "2 pi"):
+        assert not strict(f"#### {pred}", "2")["correct"], pred
+    assert strict("#### The total is 2", "2")["correct"]
+
+
+def test_defect_class_6_several_boxes_are_one_answer_when_the_gold_has_several_parts() -> None:
+    three = "So the solutions are $\\boxed{1}, \\boxed{2}, \\boxed{3}$."
+    assert strict(three, "\\{1,2,3\\}", kind="latex")["correct"]
+    assert strict(three, "1, 2, 3", kind="latex")["correct"]
+    assert not strict(three, "\\{1,2\\}", kind="latex")["correct"]
+    # a single-part gold reads the last box, as MATH's own solutions do ("the answers are A and B")
+    assert extract_final("x is $\\boxed{3}$ or $\\boxed{\\frac{2}{5}}$.").text == "\\frac{2}{5}"
+    assert extract_final("$\\boxed{1}$ and $\\boxed{2}$", multipart=True).text == "1, 2"
+    assert extract_final("$\\boxed{1}$. Then $\\boxed{2}$", multipart=True).text == "2"
+
+
+def test_defect_class_7_headings_are_not_answers_and_a_later_box_wins() -> None:
+    assert extract_final("#### Final answer\n$\\boxed{7}$").text == "7"
+    assert not strict("#### Step 2: add\nso $\\boxed{7}$", "2")["correct"]
+    assert strict("#### Step 2: add\nso $\\boxed{7}$", "7")["correct"]
+    assert extract_final("#### Answer: 42").text == "42"
+    assert extract_final("The sum is 30. #### 30").text == "30"  # Abel's released style, mid-line
+    assert extract_final("\\boxed{2}\n#### 3").text == "3"  # the later mark wins
+
+
+def test_defect_class_8_final_answer_is_prose() -> None:
+    minerva = "Final Answer: The final answer is $\\frac{14}{3}$. I hope it is correct."
+    assert extract_final(minerva).text == "\\frac{14}{3}"
+    assert strict(minerva, "\\frac{14}{3}", kind="latex")["correct"]
+    assert strict("Adding up, the answer is 12.", "12")["correct"]
+    assert not strict("Adding up, the answer is 13.", "12")["correct"]

@@ -2,9 +2,17 @@
 
 ``parse_number`` reads what a grader would accept as one number: ``1,234``, ``$1,234.50``,
 ``-$38,000``, ``55.50``, ``3/4``, ``\\frac{3}{4}``, ``7\\frac{1}{2}``, ``40\\%``, ``0.5 hours``,
-``twelve``. It refuses what is not one number (``5 or 6``, ``12:00``, ``2^3``), and the answer is
-then wrong rather than guessed. Equality is exact (``fractions.Fraction``); only a gold written
-with more than six decimals (a float, as in GSM-Hard) is compared with a 1e-6 relative tolerance.
+``twelve``. It refuses what is not one number (``5 or 6``, ``12:00``, ``2^3``, ``\\sqrt{51}``,
+``7\\pi``, ``AZYUK2A``), and the answer is then wrong rather than guessed.
+
+``parse_plain`` is the narrow reader for LaTeX answers: it accepts only a plain number (integer,
+decimal, simple fraction ``\\frac{a}{b}`` / ``\\frac43`` / ``a/b``, percentage, degrees, thousands
+separators, currency) and nothing around it; everything else is math-verify's to decide.
+
+One tolerance policy (``numbers_equal``), used here and inside math-verify's numeric comparison
+(``strict.py``): an integer gold needs the exact value; any other gold accepts a relative error of
+at most 1e-6 (``|pred - gold| <= 1e-6 * |gold|``), so ``0.0833333333333333`` is ``\\frac{1}{12}``
+but ``0.083333`` is not, and ``.0000673`` is not ``.0000672``.
 """
 
 from __future__ import annotations
@@ -26,13 +34,44 @@ _NUM = r"\d+(?:\.\d+)?|\.\d+"
 _SEP_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # thousands separators
 _NUMBER = re.compile(rf"(-)?\s*({_SEP_NUM}|{_NUM})")
 _LATEX_FRAC = re.compile(r"(-)?\s*(\d+)?\s*\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+# TeX reads one token per argument (a character or a control word): \frac43 is 4/3, \frac \pi4 is
+# pi/4 and \sqrt2 is sqrt(2), never 43 or 2. (\fracab is not shorthand: it is a command named fracab.)
+_ARG = r"(\\[A-Za-z]+|[A-Za-z0-9]|\{[^{}]*\})"
+_FRAC_SHORTHAND = re.compile(rf"\\([dt]?frac)(?![A-Za-z])\s*{_ARG}\s*{_ARG}")
+_SQRT_SHORTHAND = re.compile(rf"\\sqrt(?![A-Za-z])\s*{_ARG}")
+# the words a unit tail may not start with: they are mathematics, not units ("7 pi" is not 7)
+_MATH_WORDS = frozenset({"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "cot", "sec", "csc", "exp", "arcsin",
+                         "arccos", "arctan", "infty", "cdot", "times", "frac", "dfrac", "tfrac", "mod", "pmod"})
+REL_TOL = Fraction(1, 10**6)
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox|boxed)\s*\{([^{}]*)\}")
-_UNIT_TAIL = re.compile(r"(?<=[\d.])\s*[A-Za-z][A-Za-z .'/]*$")
+_UNIT_TAIL = re.compile(r"(?<=[\d.])\s*([A-Za-z]+)[A-Za-z .'/]*$")
+# prose allowed around a lone number: words, spaces and light punctuation (no LaTeX, no operators)
+_PROSE = re.compile(r"[A-Za-z\s:;,'!?]*")
 _WORD_TOKENS = re.compile(r"[a-z]+")
+_WORD_TOKENS_ANY = re.compile(r"[A-Za-z]+")
+
+
+def expand_shorthand(text: str) -> str:
+    """``\\frac43`` -> ``\\frac{4}{3}``, ``\\frac \\pi4`` -> ``\\frac{\\pi}{4}``, ``\\sqrt2`` -> ``\\sqrt{2}``:
+    every unbraced TeX argument braced."""
+    if "\\" not in text:
+        return text
+    text = _FRAC_SHORTHAND.sub(lambda m: f"\\{m.group(1)}{_braced(m.group(2))}{_braced(m.group(3))}", text)
+    return _SQRT_SHORTHAND.sub(lambda m: f"\\sqrt{_braced(m.group(1))}", text)
+
+
+def _braced(arg: str) -> str:
+    return arg if arg.startswith("{") else "{" + arg + "}"
+
+
+def _cut_unit(match: re.Match[str]) -> str:
+    word = match.group(1)
+    # a unit is a word of two or more letters that is not mathematics ("5 hours", not "7x" or "7 pi")
+    return match.group(0) if len(word) < 2 or word.lower() in _MATH_WORDS else ""
 
 
 def _clean(text: str) -> str:
-    text = text.strip()
+    text = expand_shorthand(text.strip())
     if "=" in text:  # "5 + 3 = 8": the value is the last side
         text = text.rsplit("=", 1)[1]
     for _ in range(3):  # \boxed{\text{...}} nests at most a few levels in practice
@@ -42,10 +81,17 @@ def _clean(text: str) -> str:
         text = text.replace(old, new)
     text = text.strip().rstrip(".").strip()
     # a trailing unit or word ("30 dollars", "5 hours per day"): cut it; prose before the number stays
-    text = _UNIT_TAIL.sub("", text).strip()
+    text = _UNIT_TAIL.sub(_cut_unit, text).strip()
     while len(text) >= 2 and (text[0], text[-1]) in (("{", "}"), ("(", ")")) and _balanced(text[1:-1]):
         text = text[1:-1].strip()
     return text
+
+
+def _is_prose(text: str) -> bool:
+    """Words around a lone number: no LaTeX, no operators, no variable or mathematical word."""
+    if not _PROSE.fullmatch(text):
+        return False
+    return not any((len(w) == 1 and w not in "aAI") or w.lower() in _MATH_WORDS for w in _WORD_TOKENS_ANY.findall(text))
 
 
 def _balanced(text: str) -> bool:
@@ -100,9 +146,15 @@ def parse_number(text: str) -> Fraction | None:
     if match is None:
         # lead-in prose around exactly one number ("The total is 30"): that number is the answer;
         # two or more numbers ("5 or 6", "12:00") stay ambiguous and are refused
+        # two or more numbers ("5 or 6", "12:00") stay ambiguous and are refused, and so is a number
+        # inside mathematics or glued to letters ("\\sqrt{51}", "7\\pi", "AZYUK2A", "-\\sqrt{3}")
         found = list(_NUMBER.finditer(cleaned))
-        if len(found) == 1 and sum(ch.isdigit() for ch in cleaned) == len(re.sub(r"\D", "", found[0].group(0))):
-            match = found[0]
+        if len(found) == 1:
+            at = found[0].start(1) if found[0].group(1) else found[0].start(2)
+            before, after = cleaned[:at], cleaned[found[0].end():]
+            glued = before[-1:].isalnum() or after[:1].isalnum()
+            if not glued and _is_prose(before) and _is_prose(after.rstrip(".")):
+                match = found[0]
     if match:
         sign, digits = match.groups()
         value = Fraction(digits.replace(",", ""))
@@ -120,9 +172,45 @@ def plain_number(value: float | int) -> str:
 
 
 def numbers_equal(pred: Fraction, gold: Fraction, gold_text: str = "") -> bool:
+    """The tolerance policy: exact for an integer gold, else relative error at most ``REL_TOL``.
+
+    ``gold_text`` is accepted for compatibility and ignored: the policy depends on the value only.
+    """
     if pred == gold:
         return True
-    decimals = gold_text.split(".", 1)[1] if "." in gold_text else ""
-    if len(decimals.rstrip("0")) > 6:  # a float written out in full: allow float noise only
-        return abs(pred - gold) <= Fraction(1, 10**6) * max(abs(gold), 1)
-    return False
+    if gold.denominator == 1:
+        return False
+    return abs(pred - gold) <= REL_TOL * abs(gold)
+
+
+_PLAIN_DECIMAL = re.compile(r"([-+])?(?:\\?\$)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(%|\^\{?\\circ\}?)?")
+_PLAIN_FRAC = re.compile(r"(-)?\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
+_PLAIN_SLASH = re.compile(r"(-)?(\d+)/(\d+)")
+
+
+def parse_plain(text: str) -> Fraction | None:
+    """A LaTeX answer's value when it is a plain number and nothing else, or None.
+
+    Plain: ``42``, ``-3.5``, ``.5``, ``1,000`` / ``1{,}000`` / ``1,\\!000``, ``\\$12.50``,
+    ``40\\%``, ``90^\\circ``, ``\\frac{3}{4}`` / ``\\dfrac34`` / ``-\\frac{1}{2}``, ``3/4``;
+    wrapped in ``$...$`` or ``\\left(``...\\right)`` spacing at most. Not plain (None): anything
+    with a symbol, operator, root, constant, unit or second number (``7\\pi``, ``\\sqrt{2}``,
+    ``x=5``, ``7\\frac{1}{2}``, ``(1,2)``): those are math-verify's.
+    """
+    if not text or len(text) > MAX_ANSWER_CHARS:
+        return None
+    t = expand_shorthand(text.strip().strip("$").strip())
+    for old, new in (("{,}", ","), (",\\!", ","), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\%", "%"),
+                     ("\u2212", "-"), (" ", "")):
+        t = t.replace(old, new)
+    t = t.rstrip(".")
+    if (m := _PLAIN_DECIMAL.fullmatch(t)) is not None:
+        value = Fraction(m.group(2).replace(",", ""))
+        return -value if m.group(1) == "-" else value
+    if (m := _PLAIN_FRAC.fullmatch(t) or _PLAIN_SLASH.fullmatch(t)) is not None:
+        num, den = int(m.group(2)), int(m.group(3))
+        if den == 0:
+            return None
+        value = Fraction(num, den)
+        return -value if m.group(1) else value
+    return None

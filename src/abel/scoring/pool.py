@@ -1,8 +1,14 @@
 """Time-limited, memory-capped worker processes for the sympy paths.
 
 Every answer that needs sympy (abel mode) or math-verify (strict LaTeX) runs in a worker process
-(pebble ``ProcessPool``, spawn context). A task that runs past ``timeout_s`` has its worker
-killed and replaced, so ``9^{9^{9}}`` or ``1000000!`` cost at most the limit and never stall a run.
+(pebble ``ProcessPool``, spawn context). The limit per answer is **CPU time**, not wall time, so a
+verdict does not depend on how busy the machine is: before each task the worker arms
+``ITIMER_PROF`` (the process's user + system CPU time) with ``SIGPROF`` at its default action,
+so the kernel ends the worker the moment the task has used ``timeout_s`` of CPU, even inside a
+long C call (a huge integer power); pebble replaces the worker and the answer counts as a
+timeout. ``9^{9^{9}}`` or ``1000000!`` cost at most the limit and never stall a run. A wall-clock
+backstop (``WALL_FACTOR`` x the limit + ``WALL_GRACE_S``) only catches a worker that stops using
+CPU altogether.
 
 Abel-mode workers put the paper-scorer folder (sympy 1.12 + antlr4 4.11, installed by
 ``abel install-paper-scorer``) first on ``sys.path`` before anything imports sympy; the main
@@ -12,9 +18,11 @@ environment keeps the antlr4 4.9 that DVC needs.
 from __future__ import annotations
 
 import atexit
+import math
 import multiprocessing
 import os
 import resource
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -23,6 +31,26 @@ from pathlib import Path
 from typing import Any
 
 PAPER_SCORER_PINS = ("sympy==1.12", "antlr4-python3-runtime==4.11.1")
+MAX_TIMEOUT_S = 600.0  # a per-answer limit must be finite: past this it is a mistake, not a limit
+WALL_FACTOR, WALL_GRACE_S = 10.0, 5.0  # the wall-clock backstop: far above any CPU-time limit's wall time
+
+
+def check_timeout(limit: float | None) -> float:
+    """A finite, positive per-answer CPU-time limit of at most ``MAX_TIMEOUT_S`` seconds."""
+    if limit is None or not isinstance(limit, (int, float)) or not math.isfinite(limit) or not 0 < limit <= MAX_TIMEOUT_S:
+        raise ValueError(f"a positive, finite time limit per task of at most {MAX_TIMEOUT_S:g}s is required (got {limit!r})")
+    return float(limit)
+
+
+def call_with_cpu_limit(fn: Callable[..., Any], cpu_limit_s: float, *args: Any) -> Any:
+    """Run ``fn(*args)`` in this (worker) process; the kernel ends the process after ``cpu_limit_s``
+    seconds of its CPU time (SIGPROF's default action), wherever the time is spent."""
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_PROF, cpu_limit_s)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 class PaperScorerMissing(RuntimeError):
@@ -75,7 +103,7 @@ class Outcome:
 
 
 class WorkerPool:
-    """Run ``fn(*args)`` for many argument tuples, each under a hard wall-clock limit."""
+    """Run ``fn(*args)`` for many argument tuples, each under a hard CPU-time limit."""
 
     def __init__(self, workers: int, timeout_s: float | None, memory_mb: int, paper_scorer: Path | None = None):
         if paper_scorer is not None:
@@ -107,19 +135,21 @@ class WorkerPool:
             on_done: Callable[[], None] | None = None, timeout_s: float | None = None) -> list[Outcome]:
         if not arglist:
             return []
-        limit = self.timeout_s if timeout_s is None else timeout_s
-        if limit is None or limit <= 0:
-            raise ValueError(f"a positive time limit per task is required (got {limit!r})")
+        limit = check_timeout(self.timeout_s if timeout_s is None else timeout_s)
         pool = self._ensure()
-        futures = [pool.schedule(fn, args=args, timeout=limit) for args in arglist]
+        wall = limit * WALL_FACTOR + WALL_GRACE_S
+        futures = [pool.schedule(call_with_cpu_limit, args=(fn, limit, *args), timeout=wall) for args in arglist]
         outcomes = []
         for future in futures:
             try:
                 outcomes.append(Outcome(future.result(), "ok"))
             except FutureTimeout:
-                outcomes.append(Outcome(None, "timeout", f"over {limit:g}s"))
-            except Exception as exc:  # worker died (memory cap, recursion) or fn raised
-                outcomes.append(Outcome(None, "error", f"{type(exc).__name__}: {exc}"[:200]))
+                outcomes.append(Outcome(None, "timeout", f"over {wall:g}s wall clock"))
+            except Exception as exc:  # worker died (CPU limit, memory cap, recursion) or fn raised
+                if getattr(exc, "exitcode", None) == -signal.SIGPROF:
+                    outcomes.append(Outcome(None, "timeout", f"over {limit:g}s CPU"))
+                else:
+                    outcomes.append(Outcome(None, "error", f"{type(exc).__name__}: {exc}"[:200]))
             if on_done:
                 on_done()
         return outcomes

@@ -3,20 +3,24 @@
 Answer kinds:
 - ``numeric``: exact rational comparison in the calling process (``numeric.py``), no sympy.
 - ``choice``: one option letter; a hedge (``A,B``, ``A or B``) is wrong.
-- ``latex``: string-normalized equality first, then numbers, then math-verify (sympy), which only
-  ever runs inside a time-limited worker process (``latex_equivalent``).
+- ``latex``: a plain number on both sides (``numeric.parse_plain``) is decided by the tolerance
+  policy; identical strings after removing spacing commands are equal; everything else goes to
+  math-verify (sympy), which only ever runs inside a time-limited worker process
+  (``latex_equivalent``), with signs, ``\\pm``, relation direction, interval brackets, sets vs
+  tuples and both sides of equations respected, and with numbers compared by the same policy.
 
 ``judge_fast`` decides everything it can without sympy and returns None for the rest.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-from abel.scoring.extract import extract_final
-from abel.scoring.numeric import numbers_equal, parse_number
+from abel.scoring.extract import extract_final, shape, strip_dollars
+from abel.scoring.numeric import REL_TOL, expand_shorthand, numbers_equal, parse_number, parse_plain
 
 Kind = Literal["numeric", "latex", "choice"]
 
@@ -63,19 +67,20 @@ def choice_letter(answer: str) -> tuple[str | None, str]:
 
 
 def _normalize_latex(text: str) -> str:
-    text = text.strip().strip("$").strip()
+    """Spacing and sizing commands removed: equal results mean the same answer, written alike."""
+    text = expand_shorthand(strip_dollars(text))
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""),
-                     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("^\\circ", ""), ("^{\\circ}", ""),
-                     ("\\%", ""), ("\\$", ""), (" ", "")):
+                     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac")):
         text = text.replace(old, new)
-    text = re.sub(r"\\text\{\s*\}", "", text)
-    return text.rstrip(".")
+    # spaces go, except the one that ends a command name before a letter (\\pi r is not \\pir)
+    text = re.sub(r"(\\[A-Za-z]+) +(?=[A-Za-z])", r"\1{}", text)
+    return text.replace(" ", "").rstrip(".")
 
 
 def judge_fast(response: str, gold: str, kind: Kind | None = None) -> Verdict | None:
     """Verdict without sympy, or None when only the LaTeX equivalence check can decide."""
     kind = kind or infer_kind(gold)
-    extraction = extract_final(response)
+    extraction = extract_final(response, multipart=kind == "latex" and shape(gold) in ("list", "set"))
     pred = extraction.text
     if kind == "choice":
         letter, why = choice_letter(pred) if pred is not None else (None, extraction.note)
@@ -97,21 +102,91 @@ def judge_fast(response: str, gold: str, kind: Kind | None = None) -> Verdict | 
             return Verdict(False, pred, "not a single number")
         ok = numbers_equal(value, gold_value, gold.replace(",", ""))
         return Verdict(ok, pred, "" if ok else "wrong number")
-    # latex
+    # latex: the number fast path only when both sides are plain numbers and nothing else
+    value, gold_value = parse_plain(pred), parse_plain(gold)
+    if value is not None and gold_value is not None:
+        ok = numbers_equal(value, gold_value)
+        return Verdict(ok, pred, "" if ok else "wrong number")
     if _normalize_latex(pred) == _normalize_latex(gold):
         return Verdict(True, pred, "")
-    value, gold_value = parse_number(pred), parse_number(gold)
-    if value is not None and gold_value is not None:
-        ok = numbers_equal(value, gold_value, gold)
-        return Verdict(ok, pred, "" if ok else "wrong number")
     return None
+
+
+def _policy_numeric_eq(original):  # type: ignore[no-untyped-def]
+    """math-verify's numeric comparison, with our tolerance policy wherever a float meets a number
+    (math-verify would round both to 6 decimals). The gold comes first, as math-verify passes it."""
+    from sympy import Abs, Float, Number, Rational
+    from math_verify.grader import get_pct_val, is_atomic_or_pct_atomic, safe_sympy_doit
+
+    tol = Rational(REL_TOL.numerator, REL_TOL.denominator)
+
+    def numeric_eq(a, b, float_rounding, numeric_precision):  # type: ignore[no-untyped-def]
+        if is_atomic_or_pct_atomic(a, Float) or is_atomic_or_pct_atomic(b, Float):
+            gold, pred = safe_sympy_doit(get_pct_val(a, a)), safe_sympy_doit(get_pct_val(b, b))
+            try:
+                if gold.is_number and pred.is_number:
+                    g, p = gold.evalf(40), pred.evalf(40)
+                    if g.is_real and p.is_real and g.is_finite and p.is_finite:
+                        if isinstance(gold, Number) and Rational(gold).q == 1:  # an integer gold: exact
+                            return bool(abs(p - g) <= Float("1e-30"))
+                        return bool(Abs(p - g) <= tol * Abs(g))
+            except (TypeError, ValueError, ArithmeticError, AttributeError):
+                pass
+        return original(a, b, float_rounding, numeric_precision)
+
+    return numeric_eq
+
+
+def install_tolerance_policy() -> None:
+    """Make math-verify compare numbers by ``numeric.numbers_equal``'s policy (worker-side, once)."""
+    from math_verify import grader
+
+    if not getattr(grader.sympy_numeric_eq, "_abel_policy", False):
+        patched = _policy_numeric_eq(grader.sympy_numeric_eq)
+        patched._abel_policy = True  # type: ignore[attr-defined]
+        grader.sympy_numeric_eq = patched
+
+
+# A unit after a value: a \text{...} word (``10\text{ inches}``, ``5\text{ cm}^2``) or a plain word of
+# two or more letters from math-verify's own unit list (``10 inches``). math-verify's unit removal is
+# off, because it also strips single letters that are variables in mathematics (``4t`` -> 4,
+# ``6+9c`` -> 6+9): a wrong answer accepted.
+_TEXT_UNIT = re.compile(r"(?<=[\d}\s])\s*\\(?:text|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?[23]\}?)?\s*$")
+
+
+@functools.lru_cache(maxsize=1)
+def _word_unit() -> re.Pattern[str]:
+    from latex2sympy2_extended.math_normalization import units
+
+    words = sorted({u for u in units if re.fullmatch(r"[a-z]{2,}", u)}, key=len, reverse=True)
+    return re.compile(rf"(?<=[\d}}])\s*(?:{'|'.join(words)})(?:s|es)?\s*$")
+
+
+def strip_units(text: str) -> str:
+    """The value without a trailing unit, when something is left (``10\\text{ inches}`` -> ``10``).
+    Worker-side (reads math-verify's unit list)."""
+    for pattern in (_TEXT_UNIT, _word_unit()):
+        stripped = pattern.sub("", text).strip()
+        if stripped:
+            text = stripped
+    return text
 
 
 def latex_equivalent(pred: str, gold: str) -> bool:
     """math-verify equivalence of two LaTeX answers. Worker-side only (imports sympy)."""
+    from latex2sympy2_extended.math_normalization import NormalizationConfig
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-    config = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    install_tolerance_policy()
+    gold, pred = (strip_units(expand_shorthand(strip_dollars(t))) for t in (gold, pred))
+    gold_shape, pred_shape = shape(gold), shape(pred)
+    if {gold_shape, pred_shape} == {"set", "tuple"}:
+        return False  # a set is not an ordered tuple (math-verify lets them match)
+    if gold_shape == "tuple" and pred_shape == "list":
+        pred = f"({pred})"  # a bare list against an ordered gold is read in order, not as a set
+    normalization = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True,
+                                        boxed="all", equations=False)
+    config = [LatexExtractionConfig(boxed_match_priority=0, normalization_config=normalization), ExprExtractionConfig()]
     # math-verify's own signal-based timeouts are off: the worker pool enforces the limit.
     gold_parsed = parse(f"${gold}$", extraction_config=config, parsing_timeout=None)
     pred_parsed = parse(f"${pred}$", extraction_config=config, parsing_timeout=None)
@@ -122,7 +197,7 @@ def latex_equivalent(pred: str, gold: str) -> bool:
 
 def judge_slow(response: str, gold: str) -> tuple[bool, str | None, str]:
     """The LaTeX path for what ``judge_fast`` left undecided. Worker-side."""
-    pred = extract_final(response).text or ""
+    pred = extract_final(response, multipart=shape(gold) in ("list", "set")).text or ""
     ok = latex_equivalent(pred, gold)
     return ok, pred, "" if ok else "not equivalent"
 
