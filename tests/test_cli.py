@@ -114,3 +114,44 @@ def test_stage_runs_its_checkouts_code_and_asks_notebooks_to_recompute(tmp_path:
     assert proc.returncode == 0, proc.stderr[-2000:]
     pythonpath, recompute = (tmp_path / "seen.txt").read_text().split("|")
     assert pythonpath.split(os.pathsep)[0] == str(tmp_path / "src") and recompute == "True"
+
+
+def test_output_must_be_a_regular_file_other_than_the_input(tmp_path: Path) -> None:
+    src = write_rows(tmp_path / "in.jsonl", [{"response": "#### 1", "gold": "1", "pred": "1", "result": True}])
+    before = src.read_text()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(src)
+    (tmp_path / "dir").mkdir()
+    for out, message in ((src, "is the input file"), (link, "is the input file"), (tmp_path / "dir", "is a directory"),
+                         (Path("/dev/null"), "not a regular file")):
+        proc = run_abel("score", str(src), "--output", str(out), "--quiet")
+        assert proc.returncode == 2 and message in proc.stderr, (out, proc.stderr)
+    other = tmp_path / "other.jsonl"
+    other.symlink_to(tmp_path / "elsewhere.jsonl")
+    proc = run_abel("score", str(src), "--output", str(other), "--quiet")
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr
+    assert src.read_text() == before and link.is_symlink() and not (tmp_path / "elsewhere.jsonl").exists()
+    proc = run_abel("score", str(src), "--output", str(src), "--force", "--quiet")
+    assert proc.returncode == 0 and json.loads(src.read_text())["correct"] is True
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "no rows to score"),
+    (b'{"response": "#### nan", "gold": NaN}\n', ":1: invalid JSON: NaN"),
+    (b'{"response": "#### 1", "gold": Infinity}\n', ":1: invalid JSON: Infinity"),
+    (b'{"response": "#### 1", "gold": "1"}\n{"response": "\xff", "gold": "1"}\n', ":2: not UTF-8 text (byte 0xff"),
+])
+def test_empty_nan_and_undecodable_inputs_are_refused(tmp_path: Path, content: bytes, message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(content)
+    proc = run_abel("score", str(src), "--quiet")
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("flag,value", [("--timeout-s", "nan"), ("--timeout-s", "inf"), ("--timeout-s", "601"),
+                                        ("--workers", "100000"), ("--workers", "0")])
+def test_limits_are_bounded(tmp_path: Path, flag: str, value: str) -> None:
+    src = write_rows(tmp_path / "in.jsonl", [{"response": "#### 1", "gold": "1"}])
+    proc = run_abel("score", str(src), flag, value, "--quiet")
+    assert proc.returncode == 2 and "at most" in proc.stderr, proc.stderr

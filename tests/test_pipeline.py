@@ -140,6 +140,110 @@ def test_second_repro_is_a_no_op(repo_copy: Path) -> None:
     assert "didn't change, skipping" in out and "Running stage" not in out
 
 
+def _params_edit(raw: dict, key: str) -> None:
+    section, _, name = key.partition(".")
+    if key == "scoring":
+        raw["scoring"] = {"timeout_s": 2}  # an unknown top-level section
+    elif key == "profile":
+        raw["profile"] = "nope"
+    elif key == "data.dir":
+        raw["data"]["dir"] = "/nowhere/at/all"
+    elif key == "analyze.robustness_pairs":
+        raw["analyze"]["robustness_pairs"] = [["gsm8k", "gsm8k_robustt"]]  # a misspelled benchmark
+    elif key == "curate.val_fraction":
+        raw["curate"]["val_fraction"] = 1.5  # out of range
+    else:
+        raw[section][name] = "fast"  # wrong type
+
+
+def test_a_params_mistake_stops_before_any_stage_output_is_touched(repo_copy: Path) -> None:
+    """The `params` stage runs first and fails: every other stage's outputs, DVC-cached or kept in git
+    (metrics, figures), stay exactly as they were, and the message names the key."""
+    watched = ["models/sft/model.safetensors", "metrics/sft/summary.json", "metrics/sft/train.csv",
+               "figures/sft/loss.svg", "outputs/generations/gsm8k.jsonl", "metrics/ours/accuracy.json",
+               "reports/report.md", "data/curated/train.jsonl"]
+    before = {rel: (repo_copy / rel).read_bytes() for rel in watched}
+    original = (repo_copy / "params.yaml").read_text()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    try:
+        for key in ("sft.lr", "curate.val_fraction", "scoring", "profile", "data.dir", "analyze.robustness_pairs"):
+            raw = yaml.safe_load(original)
+            _params_edit(raw, key)
+            (repo_copy / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+            proc = subprocess.run([str(BIN / "dvc"), "repro"], cwd=repo_copy, env=env, capture_output=True, text=True,
+                                  timeout=300)
+            said = proc.stdout + proc.stderr
+            assert proc.returncode != 0 and "failed to reproduce 'params'" in said, said
+            assert key in said and "Running stage 'curate'" not in said, said
+            for rel, data in before.items():
+                assert (repo_copy / rel).read_bytes() == data, f"{key}: {rel} was touched"
+    finally:
+        (repo_copy / "params.yaml").write_text(original)
+    out = _run([str(BIN / "dvc"), "repro"], repo_copy).stdout
+    assert "Running stage 'params'" in out and "Running stage 'sft'" not in out, out
+
+
+def _stage_processes(root: Path) -> list[str]:
+    """Processes working in ``root`` (dvc, abel stage, the kernel, torchrun, the ranks)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cwd", "cmdline"]):
+        try:
+            cwd = proc.info["cwd"] or ""
+        except (psutil.Error, OSError):
+            continue
+        if proc.pid != os.getpid() and (cwd == str(root) or cwd.startswith(f"{root}/")):
+            found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:120]}")
+    return found
+
+
+def _kill_dvc_alone(root: Path, sig: int, ready, what: str) -> None:
+    """Start `dvc repro`, wait for ``ready()``, send ``sig`` to the dvc process only; then nothing of
+    the stage may be left running a few seconds later."""
+    import signal
+    import time
+
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    dvc = subprocess.Popen([str(BIN / "dvc"), "repro", "--no-run-cache"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not ready():
+        assert dvc.poll() is None, f"dvc repro ended before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    os.kill(dvc.pid, sig)
+    dvc.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while (left := _stage_processes(root)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert left == [], f"{signal.Signals(sig).name} to dvc at {what} left: {left}"
+
+
+def test_killing_dvc_alone_ends_the_stage_and_a_rerun_reproduces_the_uninterrupted_run(repo_copy: Path) -> None:
+    """SIGKILL, SIGHUP and SIGTERM to `dvc` alone, mid-sft (after a checkpoint) and mid-generate: no
+    process of the stage survives, and the re-runs resume to the uninterrupted run's results."""
+    import signal
+
+    generations = {p.name: p.read_bytes() for p in sorted((repo_copy / "outputs/generations").glob("*.jsonl"))}
+    sft_before = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
+    for rel in ("checkpoints", "models/sft", "outputs/generations"):  # make the stages do their work again
+        shutil.rmtree(repo_copy / rel)
+    ckpts = lambda n: len(list((repo_copy / "checkpoints/sft").glob("*/checkpoints/checkpoint-*/COMPLETE"))) >= n  # noqa: E731
+    work = lambda n: sum(1 for p in (repo_copy / "checkpoints/generate").glob("*/*.jsonl")) >= n  # noqa: E731
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint")
+    _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint")
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(2), "generate's second benchmark")
+    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(5), "generate's fifth benchmark")
+    _run([str(BIN / "dvc"), "repro", "--no-run-cache"], repo_copy)
+    sft = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
+    assert sft["resumes"] >= 1
+    for key in ("steps", "train_loss_final", "val_loss_final", "train_tokens_seen"):
+        assert sft[key] == pytest.approx(sft_before[key], rel=1e-6, abs=1e-6), key
+    assert {p.name: p.read_bytes() for p in sorted((repo_copy / "outputs/generations").glob("*.jsonl"))} == generations
+    assert _run([str(BIN / "dvc"), "status"], repo_copy).stdout.strip().endswith("Data and pipelines are up to date.")
+
+
 def test_notebooks_opened_in_jupyterlab_show_outputs_without_recomputing(repo_copy: Path, tmp_path: Path) -> None:
     """Each stage notebook, run top to bottom with its default parameters (as in JupyterLab), reads
     what `dvc repro` produced: no stage output changes, so DVC still sees the pipeline up to date."""

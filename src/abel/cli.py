@@ -6,8 +6,10 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from abel.io import InputError, read_jsonl, write_jsonl
@@ -30,14 +32,35 @@ def _positive(kind: type, maximum: float) -> object:
     return parse
 
 
+def _check_output(args: argparse.Namespace) -> str:
+    """'' if ``--output`` may be written, else why not (checked before any scoring work)."""
+    from abel.io import check_writable
+
+    out, src = Path(args.output), Path(args.input)
+    if out.exists() and src.exists() and os.path.samefile(out, src) and not args.force:
+        return (f"--output {out} is the input file: writing it would drop the input's own pred/result "
+                "(pass --force to overwrite it anyway)")
+    try:
+        check_writable(out)
+    except OSError as exc:
+        return f"--output: {exc}"
+    return ""
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
     from abel.scoring import score_rows
     from abel.scoring.pool import PaperScorerMissing
 
+    if args.output and (problem := _check_output(args)):
+        print(f"abel score: {problem}", file=sys.stderr)
+        return 2
     try:
         rows = read_jsonl(args.input, required=("response", "gold"))
     except InputError as exc:
         print(f"abel score: {exc}", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"abel score: {args.input}: no rows to score (the file is empty)", file=sys.stderr)
         return 2
     try:
         verdicts, summary = score_rows(
@@ -49,11 +72,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return 2
     if args.output:
         dropped = {"pred", "result"}  # the released file's own verdicts are never carried over
-        write_jsonl(
-            args.output,
-            ({**{k: v for k, v in row.items() if k not in dropped}, **verdict, "mode": args.mode}
-             for row, verdict in zip(rows, verdicts)),
-        )
+        try:
+            write_jsonl(
+                args.output,
+                ({**{k: v for k, v in row.items() if k not in dropped}, **verdict, "mode": args.mode}
+                 for row, verdict in zip(rows, verdicts)),
+            )
+        except OSError as exc:
+            print(f"abel score: cannot write {args.output}: {exc.strerror or exc} (nothing was written)", file=sys.stderr)
+            return 1
     print(json.dumps(summary.to_dict()))
     return 0
 
@@ -89,6 +116,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     import papermill
 
     from abel.config import ParamsError, find_root, load_params
+    from abel.procs import end_tree_on_signals
 
     try:
         root = find_root()
@@ -112,19 +140,78 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     # the kernel (and the training processes it starts) import abel from this checkout's src/, so a
     # `dvc exp run --queue` experiment in a temp copy runs its own code, not the editable install's
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root / "src"), os.environ.get("PYTHONPATH")) if p)
+    scratch = _stage_environment(root, args.name)
+    # nothing of this stage outlives it: when dvc dies (any signal) or on SIGTERM / SIGHUP, the kernel,
+    # the launcher and the training ranks are ended too (abel.procs)
+    end_tree_on_signals([tmp], scratch)
     try:
         papermill.execute_notebook(
             str(notebook), str(tmp), parameters=parameters, cwd=str(root),
             kernel_name=args.kernel, progress_bar=not args.quiet, log_output=False,
             # cells' own progress bars (curation, training, generation) stream to this terminal
             stdout_file=None if args.quiet else sys.stdout, stderr_file=None if args.quiet else sys.stderr,
+            # the kernel's own log (transport warnings, its shutdown) is not the stage's: cell errors still
+            # reach papermill, which reports them below
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except papermill.PapermillExecutionError as exc:
         tmp.replace(out.with_name(f"{out.stem}.failed.ipynb"))
         print(f"abel stage {args.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n"
               f"(executed notebook kept in {out.with_name(out.stem + '.failed.ipynb')})", file=sys.stderr)
         return 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     tmp.replace(out)
+    return 0
+
+
+# caches a stage's libraries write, kept in the repo's .cache/ (as the Makefile sets them), not in $HOME
+_CACHE_ENV = {"MPLCONFIGDIR": "matplotlib", "JUPYTER_CONFIG_DIR": "jupyter/config", "JUPYTER_DATA_DIR": "jupyter/data",
+              "JUPYTER_RUNTIME_DIR": "jupyter/runtime", "IPYTHONDIR": "ipython", "HF_HOME": "huggingface",
+              "TORCH_EXTENSIONS_DIR": "torch_extensions", "XDG_CACHE_HOME": ""}
+
+
+def _stage_environment(root: Path, name: str) -> Path:
+    """Point every cache at ``.cache/`` (unless set) and temporary files at a scratch folder of this
+    stage run, removed when it ends, so a run leaves nothing in /tmp or the home folder."""
+    cache = root / ".cache"
+    for var, sub in _CACHE_ENV.items():
+        os.environ.setdefault(var, str(cache / sub) if sub else str(cache))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_mkdir(cache / "tmp")))
+    os.environ["TMPDIR"] = str(scratch)  # torchrun's torchelastic_* logs, DeepSpeed's build probes, tempfile
+    # libraries' tqdm.auto (huggingface_hub) asks for ipywidgets in a kernel: the bars stream as text here
+    os.environ["PYTHONWARNINGS"] = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found") if w)
+    tempfile.tempdir = None  # re-read TMPDIR in this process too
+    return scratch
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    """Validate params.yaml (every section and profile, unknown keys, data.dir); write the resolved view."""
+    import yaml
+
+    from abel.config import RESOLVED_PARAMS, ParamsError, check_data_dir, find_root, load_params, resolved_view
+    from abel.io import write_text
+
+    try:
+        root = find_root()
+        params = load_params(root / "params.yaml")
+        check_data_dir(params, root)
+    except ParamsError as exc:
+        print(f"abel params: {exc}", file=sys.stderr)
+        return 2
+    view = resolved_view(params)
+    if args.write:
+        header = ("# Written by `abel params` (the `params` stage) from params.yaml, profile applied. Do not edit:\n"
+                  "# every stage tracks its keys here, so DVC re-runs exactly what the active profile changes.\n")
+        write_text(root / RESOLVED_PARAMS, header + yaml.safe_dump(view, sort_keys=False))
+        print(f"params.yaml is valid (profile {params.profile}); wrote {RESOLVED_PARAMS}")
+    else:
+        print(yaml.safe_dump(view, sort_keys=False), end="")
     return 0
 
 
@@ -149,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", help="JSONL with 'response' and 'gold' (Abel's released format works as is)")
     score.add_argument("--mode", choices=("abel", "strict"), default="strict",
                        help="strict (default): our scorer; abel: bit-compatible with the Abel paper's scorer")
-    score.add_argument("--output", help="write each row back with pred, correct, reason")
+    score.add_argument("--output", help="write each row back with pred, correct, reason (a regular file; "
+                       "never the input itself)")
+    score.add_argument("--force", action="store_true",
+                       help="let --output overwrite the input file (its own pred/result are dropped)")
     score.add_argument("--kind", choices=("numeric", "latex", "choice"),
                        help="answer kind for strict mode (default: inferred from each gold)")
     score.add_argument("--timeout-s", type=_positive(float, MAX_TIMEOUT_S), default=1.0,
@@ -166,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3 of this environment)")
     stage.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     stage.set_defaults(func=_cmd_stage)
+
+    params = sub.add_parser("params", help="check params.yaml (all profiles, unknown keys, data.dir) and print "
+                            "the active profile's view; --write: the `params` stage")
+    params.add_argument("--write", action="store_true", help="write it to outputs/params.resolved.yaml")
+    params.set_defaults(func=_cmd_params)
 
     plots = sub.add_parser("plots-template",
                            help="build .dvc/plots_template.html: `dvc plots show` with vega inlined from npm, no CDN")

@@ -92,7 +92,7 @@ class AnalyzeParams(_Section):
     seed: int = Field(0, ge=0)
     bootstrap_resamples: int = Field(10_000, ge=100, le=1_000_000)
     ci: float = Field(0.95, gt=0.5, lt=1.0)
-    robustness_pairs: list[tuple[str, str]] = Field(
+    robustness_pairs: list[tuple[EvalSetName, EvalSetName]] = Field(
         default_factory=lambda: [("gsm8k", "gsm8k_robust")],
         description="(original benchmark, perturbed benchmark) pairs compared question by question",
     )
@@ -279,6 +279,26 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     if shape.profile == "cpu":
         return base
     return Params.model_validate(_with_profile(raw, shape.profile))
+
+
+# The active profile's params, written by the `params` stage (`abel params`) before any other stage
+# runs: every stage tracks its keys in this file, so a params mistake stops the pipeline before any
+# stage's outputs are removed, and editing an inactive profile re-runs nothing.
+RESOLVED_PARAMS = "outputs/params.resolved.yaml"
+
+
+def resolved_view(params: Params) -> dict[str, Any]:
+    """The active profile's view of the params (``profiles`` left out), as plain YAML-able data."""
+    return params.model_dump(mode="json", exclude={"profiles"})
+
+
+def check_data_dir(params: Params, root: Path) -> None:
+    """ParamsError naming ``data.dir`` when the data directory does not exist."""
+    path = params.data_dir(root)
+    if not path.is_dir():
+        raise ParamsError(f"data.dir: {path} does not exist (params.yaml has data.dir: {params.data.dir!r}; "
+                          "point it at the folder holding the benchmark files and abel_outputs/, "
+                          "e.g. `dvc exp run -S data.dir=/path/to/data`)")
 
 
 def load_params(path: str | Path | None = None) -> Params:

@@ -17,21 +17,37 @@ class InputError(ValueError):
     """Bad input data; the message names the file, the line and the field."""
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
-    """Yield one dict per line of ``path``; raise InputError naming file, line and field."""
+    """Yield one dict per line of ``path``; raise InputError naming file, line and field.
+
+    Refused, each with file and line: bytes that are not UTF-8, invalid JSON, ``NaN`` /
+    ``Infinity`` (not JSON, though Python writes them), a line that is not an object, a missing
+    required field.
+    """
     path = Path(path)
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from exc
     with fh:
-        for lineno, line in enumerate(fh, start=1):
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                                 f"{exc.start + 1})") from None
             if not line.strip():
                 raise InputError(f"{path}:{lineno}: empty line (expected one JSON object per line)")
             try:
-                row = json.loads(line)
+                row = json.loads(line, parse_constant=_reject_constant)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
+            except ValueError as exc:
+                raise InputError(f"{path}:{lineno}: invalid JSON: {exc}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
             for field in required:
@@ -45,10 +61,33 @@ def read_jsonl(path: str | Path, required: Sequence[str] = ()) -> list[dict[str,
     return list(iter_jsonl(path, required))
 
 
+def _check_kind(path: Path, allow_link: bool) -> None:
+    if path.is_symlink() and not allow_link:
+        raise OSError(f"{path} is a symbolic link: only regular files are written")
+    if path.exists() and not path.is_symlink() and not path.is_file():
+        raise OSError(f"{path} is {'a directory' if path.is_dir() else 'not a regular file'}: only regular files are written")
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise OSError (naming ``path``) unless an atomic write can create ``path``: a regular file or
+    nothing (not a link, directory or device), in a folder this process can create a file in
+    (tried; the folder is created if missing). For checking an output before long work."""
+    path = Path(path)
+    _check_kind(path, allow_link=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise OSError(f"cannot write into {path.parent}: {exc.strerror or exc}") from None
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on success fsync and rename over it, else delete it."""
+    """Open a temp file beside ``path``; on success fsync and rename over it, else delete it.
+    ``path`` must be a regular file, a link (replaced, its target untouched) or absent."""
     path = Path(path)
+    _check_kind(path, allow_link=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     umask = os.umask(0)

@@ -104,3 +104,15 @@ def test_run_writes_abel_schema(tmp_path: Path) -> None:
     assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: ["#### 1" for _ in ps], out, progress=False) == 1
     assert json.loads(out.read_text()) == {"id": "7", "sample": 0, "prompt": "p", "response": "#### 1"}
     assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: 1 / 0, out, progress=False) == 0  # nothing left
+
+
+def test_a_resumed_run_says_so_in_one_line(tmp_path, capsys) -> None:
+    from abel.generation import runner
+
+    items = [{"id": str(i), "prompt": f"q{i}"} for i in range(3)]
+    out = tmp_path / "gsm8k.jsonl"
+    runner.run(items[:2], lambda prompts: ["r"] * len(prompts), out, progress=False)
+    capsys.readouterr()
+    assert runner.run(items, lambda prompts: ["r"] * len(prompts), out, progress=False) == 1
+    err = capsys.readouterr().err
+    assert f"resuming gsm8k.jsonl: 2 of 3 responses already in {out}, 1 to generate" in err

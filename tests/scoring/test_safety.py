@@ -91,3 +91,37 @@ def test_the_limit_is_cpu_time_so_a_busy_machine_changes_no_verdict() -> None:
     assert [o.status for o in outcomes] == ["ok", "ok", "timeout"], outcomes
     assert "CPU" in outcomes[2].error
     assert wall > 0.6, "the machine was not loaded: this run shows nothing"
+
+
+def _burn_cpu_deaf_to_the_soft_limit(seconds: float) -> bool:
+    """Stands in for one long C call: the soft limit's signal is blocked, so its handler never runs."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPROF})
+    return _burn_cpu(seconds)
+
+
+def test_a_task_that_never_returns_to_python_is_ended_by_the_hard_cpu_limit() -> None:
+    """The kernel ends the worker at the limit + HARD_GRACE_S of CPU time; the answer is a timeout and
+    the pool goes on with a new worker."""
+    from abel.scoring.pool import HARD_GRACE_S, WorkerPool
+
+    with WorkerPool(workers=1, timeout_s=0.3, memory_mb=4096) as pool:
+        pool.map(str, [(1,)])
+        start = time.perf_counter()
+        outcomes = pool.map(_burn_cpu_deaf_to_the_soft_limit, [(30.0,)])
+        elapsed = time.perf_counter() - start
+        after = pool.map(str, [(2,)])
+    assert outcomes[0].status == "timeout" and "worker ended" in outcomes[0].error, outcomes
+    assert elapsed < 0.3 + HARD_GRACE_S + 1.5
+    assert after[0].status == "ok" and after[0].value == "2"
+
+
+def test_abel_score_with_timeouts_exits_cleanly(tmp_path: Path) -> None:
+    rows = tmp_path / "hostile.jsonl"
+    rows.write_text('{"response": "#### 9^{9^{9}}", "gold": "x+1"}\n{"response": "\\\\boxed{1000000!}", "gold": "x+1"}\n')
+    done = subprocess.run([sys.executable, "-m", "abel.cli", "score", "--quiet", str(rows)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '"timeouts": 2' in done.stdout
+    assert done.stderr == "", done.stderr  # no stray traceback from a worker after exit

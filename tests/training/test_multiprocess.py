@@ -122,3 +122,26 @@ def test_rank_logs_survive_as_json(zero2: tuple[RunResult, RunLog]) -> None:
     result, _ = zero2
     for path in result.log_dir.glob("rank*.jsonl"):
         assert all(json.loads(line)["event"] in {"begin", "log", "end"} for line in path.read_text().splitlines())
+
+
+def test_resume_refuses_a_checkpoint_with_a_planted_pickle(zero2: tuple[RunResult, RunLog], curated: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    """A real run's folder with a payload planted in its newest checkpoint: the launch stops before any
+    process starts, names the file, and the payload never runs."""
+    import shutil
+
+    import torch
+
+    from abel.training.safe_load import UntrustedCheckpoint
+    from tests.training.test_safe_load import Payload
+
+    result, _ = zero2
+    runs = tmp_path / "runs"
+    shutil.copytree(result.run_dir, runs / result.run_dir.name)
+    newest = sorted((runs / result.run_dir.name / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))[-1]
+    planted = newest / "rng_state_0.pth"
+    sentinel = tmp_path / "pwned"
+    torch.save({"cpu": Payload(sentinel)}, planted)
+    with pytest.raises(UntrustedCheckpoint, match=str(planted)):
+        launch(tiny_sft("zero2"), REPO, curated[0], curated[1], tmp_path / "model", runs_dir=runs, progress=False)
+    assert not sentinel.exists() and not (tmp_path / "model").exists()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 Generate = Callable[[list[str]], list[str]]
 
@@ -47,6 +48,9 @@ def run(items: Sequence[dict[str, Any]], generate: Generate, out_path: Path, *, 
     done = finished_keys(out_path)
     todo = [(str(it["id"]), s, it["prompt"]) for s in range(samples) for it in items
             if (str(it["id"]), s) not in done]
+    if done:
+        print(f"resuming {out_path.name}: {len(done)} of {len(items) * samples} responses already in {out_path}, "
+              f"{len(todo)} to generate", file=sys.stderr, flush=True)
     bar = tqdm(total=len(todo), desc=f"generate {out_path.name}", unit="resp", disable=not progress)
     with out_path.open("a", encoding="utf-8") as fh:
         for start in range(0, len(todo), batch_size):

@@ -19,6 +19,7 @@ from abel.data import registry
 from abel.generation import runner
 from abel.generation.backends import Generate, backend, resolve_model
 from abel.io import code_digest, read_jsonl, read_output, write_json, write_jsonl
+from abel.procs import work_lock
 from abel.provenance import provenance
 
 
@@ -59,6 +60,16 @@ def run(params: Params, root: Path, out_dir: str = "outputs/generations", metric
         generate, info = backend(gp, root)
     summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
                                "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
+    with work_lock(work):  # two runs never append to the same work files
+        _generate_all(params, root, items, work, generate, out_dir, summary, progress)
+    summary["provenance"] = provenance(root, params, ("generate",), {"generate": gp.seed})
+    write_json(root / metrics_path, summary)
+    return summary
+
+
+def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path, generate: Generate, out_dir: str,
+                  summary: dict[str, Any], progress: bool) -> None:
+    gp = params.generate
     for name, its in items.items():
         start = time.perf_counter()
         new = runner.run([{"id": it.id, "prompt": it.prompt} for it in its], generate, work / f"{name}.jsonl",
@@ -74,9 +85,6 @@ def run(params: Params, root: Path, out_dir: str = "outputs/generations", metric
         summary["benchmarks"][name] = {"questions": len(its), "responses": len(rows), "generated_now": new,
                                        "seconds": round(elapsed, 1),
                                        "mean_response_chars": round(sum(len(r["response"]) for r in rows) / max(1, len(rows)), 1)}
-    summary["provenance"] = provenance(root, params, ("generate",), {"generate": gp.seed})
-    write_json(root / metrics_path, summary)
-    return summary
 
 
 def load(root: Path, metrics_path: str = "metrics/generate/summary.json") -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 Every answer that needs sympy (abel mode) or math-verify (strict LaTeX) runs in a worker process
 (pebble ``ProcessPool``, spawn context). The limit per answer is **CPU time**, not wall time, so a
-verdict does not depend on how busy the machine is: before each task the worker arms
-``ITIMER_PROF`` (the process's user + system CPU time) with ``SIGPROF`` at its default action,
-so the kernel ends the worker the moment the task has used ``timeout_s`` of CPU, even inside a
-long C call (a huge integer power); pebble replaces the worker and the answer counts as a
-timeout. ``9^{9^{9}}`` or ``1000000!`` cost at most the limit and never stall a run. A wall-clock
-backstop (``WALL_FACTOR`` x the limit + ``WALL_GRACE_S``) only catches a worker that stops using
-CPU altogether.
+verdict does not depend on how busy the machine is. Before each task the worker arms two CPU-time
+timers: ``ITIMER_PROF`` at the limit, whose handler raises inside the task (the worker survives,
+the answer counts as a timeout), and ``ITIMER_VIRTUAL`` at the limit + ``HARD_GRACE_S`` with
+``SIGVTALRM`` at its default action, so the kernel ends a worker stuck in one long C call that
+never returns to Python; pebble replaces it and the answer is a timeout too. ``9^{9^{9}}`` or
+``1000000!`` cost at most the limit and never stall a run. A wall-clock backstop
+(``WALL_FACTOR`` x the limit + ``WALL_GRACE_S``) only catches a worker that stops using CPU
+altogether.
 
 Abel-mode workers put the paper-scorer folder (sympy 1.12 + antlr4 4.11, installed by
 ``abel install-paper-scorer``) first on ``sys.path`` before anything imports sympy; the main
@@ -42,15 +43,34 @@ def check_timeout(limit: float | None) -> float:
     return float(limit)
 
 
+HARD_GRACE_S = 0.5
+
+
+class CpuTimeExceeded(Exception):
+    """A task used its CPU-time limit (raised in the worker, re-raised in the parent by pebble)."""
+
+
+class _Interrupt(BaseException):  # BaseException: library code's ``except Exception`` cannot swallow it
+    pass
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise _Interrupt
+
+
 def call_with_cpu_limit(fn: Callable[..., Any], cpu_limit_s: float, *args: Any) -> Any:
-    """Run ``fn(*args)`` in this (worker) process; the kernel ends the process after ``cpu_limit_s``
-    seconds of its CPU time (SIGPROF's default action), wherever the time is spent."""
-    signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    """Run ``fn(*args)`` in this (worker) process under a CPU-time limit (see the module docstring)."""
+    signal.signal(signal.SIGPROF, _interrupt)
+    signal.signal(signal.SIGVTALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_VIRTUAL, cpu_limit_s + HARD_GRACE_S)
     signal.setitimer(signal.ITIMER_PROF, cpu_limit_s)
     try:
         return fn(*args)
+    except _Interrupt:
+        raise CpuTimeExceeded(f"over {cpu_limit_s:g}s CPU") from None
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
 
 class PaperScorerMissing(RuntimeError):
@@ -145,9 +165,11 @@ class WorkerPool:
                 outcomes.append(Outcome(future.result(), "ok"))
             except FutureTimeout:
                 outcomes.append(Outcome(None, "timeout", f"over {wall:g}s wall clock"))
-            except Exception as exc:  # worker died (CPU limit, memory cap, recursion) or fn raised
-                if getattr(exc, "exitcode", None) == -signal.SIGPROF:
-                    outcomes.append(Outcome(None, "timeout", f"over {limit:g}s CPU"))
+            except CpuTimeExceeded as exc:
+                outcomes.append(Outcome(None, "timeout", str(exc)))
+            except Exception as exc:  # worker died (hard CPU limit, memory cap, recursion) or fn raised
+                if getattr(exc, "exitcode", None) == -signal.SIGVTALRM:
+                    outcomes.append(Outcome(None, "timeout", f"over {limit:g}s CPU (worker ended)"))
                 else:
                     outcomes.append(Outcome(None, "error", f"{type(exc).__name__}: {exc}"[:200]))
             if on_done:

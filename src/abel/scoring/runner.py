@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from abel.scoring import legacy, strict
 from abel.scoring.numeric import plain_number

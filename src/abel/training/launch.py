@@ -22,8 +22,10 @@ from typing import Any
 
 from abel.config import SFTParams
 from abel.io import InputError, atomic_open, code_digest, write_json
+from abel.procs import parent_death_signal, work_lock
 from abel.training.data import read_curated
 from abel.training.models import ModelSourceError, check_source, prepare_base
+from abel.training.safe_load import verify_checkpoint
 from abel.training.train import COMPLETE, complete_checkpoints
 
 DS_DIR = Path(__file__).with_name("deepspeed")
@@ -86,6 +88,10 @@ def load_deepspeed_config(name: str) -> dict[str, Any] | None:
     zero = cfg.get("zero_optimization")
     if not isinstance(zero, dict):
         raise PlanError(f"{path}: no 'zero_optimization' section")
+    import torch
+
+    # name the accelerator: left to guess, DeepSpeed warns "Setting accelerator to CPU" into the stage log
+    os.environ.setdefault("DS_ACCELERATOR", "cuda" if torch.cuda.is_available() else "cpu")
     from deepspeed.runtime.zero.config import DeepSpeedZeroConfig  # pydantic: names the bad field
     from pydantic import ValidationError
 
@@ -189,14 +195,16 @@ class RunResult:
 
 
 def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file: Path, rank0_log: Path,
-                       progress: bool) -> int:
+                       progress: bool, lock_fd: int) -> int:
     """Run ``cmd`` with its output in ``log_file``; one progress bar fed by rank 0's step log."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     bar = tqdm(desc="sft", unit="step", disable=not progress, mininterval=2.0, dynamic_ncols=True)
     offset = 0
     with log_file.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        # the launcher ends when this process does (whatever ends it), and holds the run folder's lock
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=parent_death_signal, pass_fds=(lock_fd,))
         while True:
             try:
                 code = proc.wait(timeout=1.0)
@@ -239,12 +247,22 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
     except (InputError, ModelSourceError) as exc:
         raise PlanError(str(exc)) from None
     run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, train_path, val_path)
+    with work_lock(run_dir) as lock_fd:  # two trainers never share a checkpoint folder
+        return _launch_locked(sft, p, root, run_dir, train_path, val_path, output_dir, progress, lock_fd)
+
+
+def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_path: Path, val_path: Path | None,
+                   output_dir: Path, progress: bool, lock_fd: int) -> RunResult:
     ckpt_dir, log_dir = run_dir / "checkpoints", run_dir / "logs"
     for partial in ckpt_dir.glob("checkpoint-*"):  # killed mid-save: never resume from those
         if not (partial / COMPLETE).is_file():
             shutil.rmtree(partial)
     done = complete_checkpoints(ckpt_dir)
     resume = str(done[-1]) if done else None
+    if resume:
+        verify_checkpoint(done[-1])  # untrusted input: refuse a file that names code before anything loads it
+        print(f"resuming from {done[-1].name} (the newest complete checkpoint of {len(done)}) in {run_dir}",
+              file=sys.stderr, flush=True)
     base_dir = run_dir / "base"
     if (base_dir / "config.json").is_file():
         base = str(base_dir)
@@ -271,7 +289,14 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
     cmd = command(sft, p, run_file, root)
     with atomic_open(run_dir / "command.txt") as fh:
         fh.write(" ".join(cmd) + "\n")
-    code = _run_with_progress(cmd, environment(p, root), root, run_dir / "train.log", log_dir / "rank0.jsonl", progress)
+    env = environment(p, root)
+    scratch = run_dir / "tmp"  # torchrun's torchelastic_* logs and the ranks' temp files: not in /tmp
+    scratch.mkdir(exist_ok=True)
+    env["TMPDIR"] = str(scratch)
+    try:
+        code = _run_with_progress(cmd, env, root, run_dir / "train.log", log_dir / "rank0.jsonl", progress, lock_fd)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if code != 0:
         tail = "".join((run_dir / "train.log").read_text(errors="replace").splitlines(keepends=True)[-40:])
         raise RuntimeError(f"training exited with status {code}; last lines of {run_dir / 'train.log'}:\n{tail}\n"

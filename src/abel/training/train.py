@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE  # written once every rank has saved the checkpoint
+from abel.procs import parent_death_signal
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:
@@ -33,10 +34,14 @@ def _barrier() -> None:
 
 
 def main(run_file: str) -> int:
+    parent_death_signal()  # this rank ends when its launcher does, however the launcher ended
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
     from abel.training.data import Collator, SFTDataset, encode, read_curated
+    from abel.training.safe_load import enforce_weights_only
+
+    enforce_weights_only()  # checkpoints are untrusted: no torch.load here unpickles code
 
     run: dict[str, Any] = json.loads(Path(run_file).read_text())
     sft = run["sft"]
