@@ -41,7 +41,8 @@ def test_every_stage_tracks_params_in_the_resolved_view_and_they_exist() -> None
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert stages["params"]["params"] == [{"params.yaml": None}]
-    assert stages["params"]["outs"] == [{RESOLVED_PARAMS: {"cache": False}}]
+    assert stages["params"]["outs"] == [{RESOLVED_PARAMS: {"cache": False, "persist": True}}]
+    assert stages["params"]["deps"] == ["src/abel/config.py"]
     view = resolved_view(load_params(REPO / "params.yaml"))
     for name, stage in stages.items():
         if name == "params" or "params" not in stage:

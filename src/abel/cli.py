@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from abel.io import InputError, read_jsonl, write_jsonl
@@ -141,6 +142,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     # `dvc exp run --queue` experiment in a temp copy runs its own code, not the editable install's
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root / "src"), os.environ.get("PYTHONPATH")) if p)
     scratch = _stage_environment(root, args.name)
+    started_ns = time.time_ns()
     # nothing of this stage outlives it: when dvc dies (any signal) or on SIGTERM / SIGHUP, the kernel,
     # the launcher and the training ranks are ended too (abel.procs)
     end_tree_on_signals([tmp], scratch)
@@ -162,13 +164,40 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     tmp.replace(out)
+    for stale in _prune_stale(_persisted_dirs(root, args.name), started_ns):
+        print(f"removed {stale.relative_to(root)}: no longer an output of this stage", file=sys.stderr)
     return 0
 
 
-# caches a stage's libraries write, kept in the repo's .cache/ (as the Makefile sets them), not in $HOME
+def _persisted_dirs(root: Path, stage: str) -> list[Path]:
+    """The stage's ``persist: true`` directory outputs in dvc.yaml (DVC does not empty them first)."""
+    import yaml
+
+    spec = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {}).get(stage, {})
+    found = []
+    for kind in ("outs", "metrics", "plots"):
+        for entry in spec.get(kind) or []:
+            if isinstance(entry, dict):
+                for path, opts in entry.items():
+                    if isinstance(opts, dict) and opts.get("persist") and (root / path).is_dir():
+                        found.append(root / path)
+    return found
+
+
+def _prune_stale(folders: list[Path], since_ns: int) -> list[Path]:
+    """Files in ``folders`` this run did not write (older than its start): outputs of an earlier run
+    that this one no longer produces, which a persisted folder would otherwise keep."""
+    stale = [f for folder in folders for f in sorted(folder.rglob("*")) if f.is_file() and f.stat().st_mtime_ns < since_ns]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
+# caches a stage's libraries write, kept in the repo's .cache/ (as the Makefile sets them), not in $HOME.
+# HF_HOME and XDG_CACHE_HOME are left as they are: a model already downloaded there (a hub id of the
+# paper profile) stays where the user keeps it; `make` sets them to .cache/ too.
 _CACHE_ENV = {"MPLCONFIGDIR": "matplotlib", "JUPYTER_CONFIG_DIR": "jupyter/config", "JUPYTER_DATA_DIR": "jupyter/data",
-              "JUPYTER_RUNTIME_DIR": "jupyter/runtime", "IPYTHONDIR": "ipython", "HF_HOME": "huggingface",
-              "TORCH_EXTENSIONS_DIR": "torch_extensions", "XDG_CACHE_HOME": ""}
+              "JUPYTER_RUNTIME_DIR": "jupyter/runtime", "IPYTHONDIR": "ipython", "TORCH_EXTENSIONS_DIR": "torch_extensions"}
 
 
 def _stage_environment(root: Path, name: str) -> Path:
@@ -176,8 +205,13 @@ def _stage_environment(root: Path, name: str) -> Path:
     stage run, removed when it ends, so a run leaves nothing in /tmp or the home folder."""
     cache = root / ".cache"
     for var, sub in _CACHE_ENV.items():
-        os.environ.setdefault(var, str(cache / sub) if sub else str(cache))
-    scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_mkdir(cache / "tmp")))
+        os.environ.setdefault(var, str(cache / sub))
+    scratch_root = _mkdir(cache / "tmp")
+    for old in scratch_root.glob("*-pid*-*"):  # left by a stage that was SIGKILLed: its process is gone
+        pid = old.name.split("-pid", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{name}-pid{os.getpid()}-", dir=scratch_root))
     os.environ["TMPDIR"] = str(scratch)  # torchrun's torchelastic_* logs, DeepSpeed's build probes, tempfile
     # libraries' tqdm.auto (huggingface_hub) asks for ipywidgets in a kernel: the bars stream as text here
     os.environ["PYTHONWARNINGS"] = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found") if w)

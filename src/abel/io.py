@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,11 +22,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a finite number")
+    return value
+
+
 def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
     """Yield one dict per line of ``path``; raise InputError naming file, line and field.
 
     Refused, each with file and line: bytes that are not UTF-8, invalid JSON, ``NaN`` /
-    ``Infinity`` (not JSON, though Python writes them), a line that is not an object, a missing
+    ``Infinity`` (not JSON, though Python writes them) or a number too large to be finite (``1e400``), a line that is not an object, a missing
     required field.
     """
     path = Path(path)
@@ -43,7 +51,7 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[
             if not line.strip():
                 raise InputError(f"{path}:{lineno}: empty line (expected one JSON object per line)")
             try:
-                row = json.loads(line, parse_constant=_reject_constant)
+                row = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
             except ValueError as exc:

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# resolved here, in the parent: a preexec_fn runs between fork and exec, where loading a library is unsafe
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def parent_death_signal(sig: int = signal.SIGTERM) -> None:
@@ -37,11 +39,10 @@ def parent_death_signal(sig: int = signal.SIGTERM) -> None:
 
     Safe in a ``preexec_fn``. If the parent is already gone (the race before the call), exits.
     """
-    if not sys.platform.startswith("linux"):
+    if _PRCTL is None:
         return
     parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+    if _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:
         os._exit(128 + int(sig))
@@ -91,6 +92,22 @@ def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None 
     parent_death_signal(signal.SIGTERM)
 
 
+def _holders(path: Path) -> list[str]:
+    """Processes other than this one with ``path`` open (who holds the lock: the run or its launcher)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if any(f.path == str(path) for f in proc.open_files()):
+                found.append(f"{proc.pid} ({proc.info['name']})")
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
 class WorkFolderBusy(RuntimeError):
     """Another live run holds the folder's lock."""
 
@@ -115,9 +132,11 @@ def work_lock(folder: Path, wait_s: float = 60.0) -> Iterator[int]:
                     raise
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
                 if time.monotonic() > deadline:
+                    others = ", ".join(_holders(path)) or "none found"
                     raise WorkFolderBusy(
-                        f"{folder} is in use by another run (pid {holder}); two runs never share a work "
-                        f"folder. Wait for it to finish, or stop it (kill {holder}), then re-run.") from None
+                        f"{folder} is in use by another run (started by pid {holder}; processes holding "
+                        f"{path.name}: {others}); two runs never share a work folder. Wait for it to finish, "
+                        "or stop those processes, then re-run.") from None
                 if not told:
                     print(f"waiting for the run holding {path} (pid {holder}) to end ...", file=sys.stderr, flush=True)
                     told = True

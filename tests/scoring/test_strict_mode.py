@@ -185,3 +185,39 @@ def test_defect_class_8_final_answer_is_prose() -> None:
     assert strict(minerva, "\\frac{14}{3}", kind="latex")["correct"]
     assert strict("Adding up, the answer is 12.", "12")["correct"]
     assert not strict("Adding up, the answer is 13.", "12")["correct"]
+
+
+# Found by a review of the change: each was a silent wrong verdict.
+@pytest.mark.parametrize("gold,pred,correct", [
+    ("2", "2ab", False), ("7ab", "7", False), ("\\frac{1}{2}", "\\frac12 ab", False),  # letters are not units
+    ("5", "3+2\\mathrm{i}", False),                                                  # \mathrm{i} is not a unit
+    ("12", "1 2", False), ("25", "2\\;5", False), ("-1, 512", "-1512", False),       # spaces are not separators
+    ("1000", "1\\,000", True), ("10\\text{ inches}", "10", True), ("12", "12 square units", True),
+    ("\\frac{\\sqrt2}{2}", "\\sqrt\\frac{1}{2}", True),
+])
+def test_review_findings_latex(gold: str, pred: str, correct: bool) -> None:
+    assert strict(f"The final answer is $\\boxed{{{pred}}}$", gold, kind="latex")["correct"] is correct
+
+
+@pytest.mark.parametrize("pred,gold,correct", [
+    ("7xy", "7", False), ("5ab", "5", False), ("5 million", "5", False), ("3 thousand", "3", False),
+    ("5 squared", "5", False), ("12 dozen", "12", False), ("5!", "5", False), ("5 million", "5000000", False),
+    ("5kg", "5", True), ("5 percent", "5", True), ("30 dollars", "30", True),
+])
+def test_review_findings_numeric(pred: str, gold: str, correct: bool) -> None:
+    assert strict(f"#### {pred}", gold)["correct"] is correct
+
+
+def test_review_findings_extraction() -> None:
+    assert extract_final("\\boxed{5} and then \\boxed {6}").text == "6"
+    assert extract_final("The answer is **5**.").text == "5"
+    assert extract_final("#### **Final Answer**\nThe final answer is 42").text == "42"
+    assert extract_final("#### **42**").text == "42"
+
+
+def test_prose_extraction_is_linear_on_long_whitespace() -> None:
+    import time
+
+    start = time.perf_counter()
+    extract_final("The answer is x" + " " * 1_000_000 + "y")
+    assert time.perf_counter() - start < 1.0

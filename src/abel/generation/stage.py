@@ -55,12 +55,12 @@ def run(params: Params, root: Path, out_dir: str = "outputs/generations", metric
     data_dir = params.data_dir(root)
     items = {name: registry.load(name, data_dir, limit or None, gp.seed) for name, limit in gp.benchmarks.items()}
     work = (work_root or root / "checkpoints" / "generate") / run_key(params, root)
-    info: dict[str, Any] = {}
-    if generate is None:
-        generate, info = backend(gp, root)
-    summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
-                               "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
-    with work_lock(work):  # two runs never append to the same work files
+    with work_lock(work):  # two runs never load a model for, or append to, the same work files
+        info: dict[str, Any] = {}
+        if generate is None:
+            generate, info = backend(gp, root)
+        summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
+                                   "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
         _generate_all(params, root, items, work, generate, out_dir, summary, progress)
     summary["provenance"] = provenance(root, params, ("generate",), {"generate": gp.seed})
     write_json(root / metrics_path, summary)

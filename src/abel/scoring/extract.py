@@ -26,7 +26,6 @@ from dataclasses import dataclass
 # A model that keeps going writes the next few-shot question; everything after it is not the answer.
 _NEXT_QUESTION = re.compile(r"\n[ \t]*Question:")
 _END_TOKENS = ("</s>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>")
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
 # Markdown headings that are not answers, after a line-opening ####
 _HEADING = re.compile(
     r"(?:step\s*\d+\b.*|(?:the\s+)?(?:final\s+)?(?:answer|solution|result)s?|conclusion|summary|"
@@ -36,7 +35,6 @@ _LABEL = re.compile(r"(?:the\s+)?(?:final\s+)?answer(?:\s+is)?\s*[:\uff1a]\s*|(?
 # separators that keep consecutive boxes one answer
 _BOX_JOINER = re.compile(r"[\s$,;]*(?:(?:and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)[\s$,;]*)?", re.IGNORECASE)
 _PROSE_MARK = re.compile(r"(?:final\s+answer\s*(?:is\s*)?[:\uff1a]?|the\s+answer\s+is\s*:?)[ \t]*", re.IGNORECASE)
-_HOPE = re.compile(r"\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,12 @@ def _closing_braces(text: str) -> dict[int, int]:
     return match
 
 
+_BOX_START = re.compile(r"\\(?:boxed|fbox)[ \t]*\{")
+
+
 def _box_starts(text: str) -> list[int]:
-    starts = []
-    for cmd in _BOX_COMMANDS:
-        at = text.find(cmd + "{")
-        while at >= 0:
-            starts.append(at)
-            at = text.find(cmd + "{", at + 1)
-    return sorted(starts)
+    """Where each ``\\boxed{`` / ``\\fbox{`` starts (spaces before the brace allowed)."""
+    return [m.start() for m in _BOX_START.finditer(text)]
 
 
 def last_boxed(text: str) -> tuple[str | None, str]:
@@ -96,7 +92,8 @@ def last_boxed(text: str) -> tuple[str | None, str]:
 
     Returns (content, note); content is None when there is no box or it is never closed.
     """
-    start = max(text.rfind(cmd + "{") for cmd in _BOX_COMMANDS)
+    starts = _box_starts(text)
+    start = starts[-1] if starts else -1
     if start < 0:
         # ``\boxed 5`` (no braces) is valid TeX for a single token.
         at = text.rfind("\\boxed ")
@@ -144,7 +141,7 @@ def _last_marker(text: str) -> tuple[int, str | None]:
         while after < len(text) and text[after] == "#":
             after += 1
         line_end = text.find("\n", after)
-        content = text[after : line_end if line_end >= 0 else len(text)].strip()
+        content = _unbold(text[after : line_end if line_end >= 0 else len(text)])
         opens_line = not text[text.rfind("\n", 0, at) + 1 : at].strip()
         label = _LABEL.match(content)
         if label and content[label.end():].strip():
@@ -163,12 +160,24 @@ def _prose_answer(text: str) -> str | None:
     if last is None:
         return None
     rest = text[last.end():]
-    line = rest.split("\n", 1)[0]
-    line = _HOPE.sub("", line).strip()
+    line = rest.split("\n", 1)[0].strip()
+    hope = "i hope it is correct"
+    folded = line.lower().rstrip(".").rstrip()
+    if folded.endswith(hope):
+        line = line[: len(folded) - len(hope)].strip()
     if line.startswith("$") and line.count("$") >= 2:
         line = line[1 : line.index("$", 1)] if not line.startswith("$$") else line.strip("$").split("$$")[0]
     line = line.strip().rstrip(".").strip()
     return line or None
+
+
+def _unbold(text: str) -> str:
+    """``**42**`` / ``__42__`` (Markdown bold) -> ``42``."""
+    text = text.strip()
+    for mark in ("**", "__"):
+        if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
+            return text[len(mark):-len(mark)].strip()
+    return text
 
 
 def extract_final(response: str, multipart: bool = False) -> Extraction:
@@ -180,10 +189,10 @@ def extract_final(response: str, multipart: bool = False) -> Extraction:
     if boxed is not None and boxed.strip() and (box_at > marker_at or not marked):
         return Extraction(boxed.strip(), "boxed")
     if marked:
-        return Extraction(marked, "####")
+        return Extraction(_unbold(marked), "####")
     prose = _prose_answer(text)
-    if prose:
-        return Extraction(prose, "answer-is")
+    if prose and _unbold(prose):
+        return Extraction(_unbold(prose), "answer-is")
     if marked is not None:
         return Extraction(None, "none", "empty answer after ####" + (f"; {note}" if note else ""))
     return Extraction(None, "none", f"no #### marker; {note}")

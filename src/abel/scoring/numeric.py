@@ -36,17 +36,24 @@ _NUMBER = re.compile(rf"(-)?\s*({_SEP_NUM}|{_NUM})")
 _LATEX_FRAC = re.compile(r"(-)?\s*(\d+)?\s*\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 # TeX reads one token per argument (a character or a control word): \frac43 is 4/3, \frac \pi4 is
 # pi/4 and \sqrt2 is sqrt(2), never 43 or 2. (\fracab is not shorthand: it is a command named fracab.)
-_ARG = r"(\\[A-Za-z]+|[A-Za-z0-9]|\{[^{}]*\})"
+_ARG = (r"(\\(?!(?:[dt]?frac|sqrt|[dt]?binom|text\w*|math\w*|operatorname|left|right|boxed|overline|underline|"
+        r"hat|bar|vec|tilde|dot|ddot)(?![A-Za-z]))[A-Za-z]+|[A-Za-z0-9]|\{[^{}]*\})")
 _FRAC_SHORTHAND = re.compile(rf"\\([dt]?frac)(?![A-Za-z])\s*{_ARG}\s*{_ARG}")
+_SQRT_OF_FRAC = re.compile(r"\\sqrt\s*(\\[dt]?frac\s*\{[^{}]*\}\s*\{[^{}]*\})")
 _SQRT_SHORTHAND = re.compile(rf"\\sqrt(?![A-Za-z])\s*{_ARG}")
 # the words a unit tail may not start with: they are mathematics, not units ("7 pi" is not 7)
 _MATH_WORDS = frozenset({"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "cot", "sec", "csc", "exp", "arcsin",
                          "arccos", "arctan", "infty", "cdot", "times", "frac", "dfrac", "tfrac", "mod", "pmod"})
 REL_TOL = Fraction(1, 10**6)
+_NOT_UNITS = frozenset({"hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions",
+                        "trillion", "dozen", "dozens", "score", "squared", "cubed", "halves", "half", "thirds", "third",
+                        "quarters", "quarter", "fourths", "fifths", "tenths", "hundredths", "factorial"})
+_GLUED_UNITS = frozenset({"kg", "cm", "mm", "km", "ml", "lb", "lbs", "oz", "ft", "mph", "hr", "hrs", "min", "mins",
+                          "sec", "secs", "pm", "am"})
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox|boxed)\s*\{([^{}]*)\}")
 _UNIT_TAIL = re.compile(r"(?<=[\d.])\s*([A-Za-z]+)[A-Za-z .'/]*$")
 # prose allowed around a lone number: words, spaces and light punctuation (no LaTeX, no operators)
-_PROSE = re.compile(r"[A-Za-z\s:;,'!?]*")
+_PROSE = re.compile(r"[A-Za-z\s:;,']*")
 _WORD_TOKENS = re.compile(r"[a-z]+")
 _WORD_TOKENS_ANY = re.compile(r"[A-Za-z]+")
 
@@ -56,6 +63,7 @@ def expand_shorthand(text: str) -> str:
     every unbraced TeX argument braced."""
     if "\\" not in text:
         return text
+    text = _SQRT_OF_FRAC.sub(r"\\sqrt{\1}", text)  # \sqrt\frac{1}{2}: the fraction is the argument
     text = _FRAC_SHORTHAND.sub(lambda m: f"\\{m.group(1)}{_braced(m.group(2))}{_braced(m.group(3))}", text)
     return _SQRT_SHORTHAND.sub(lambda m: f"\\sqrt{_braced(m.group(1))}", text)
 
@@ -65,9 +73,12 @@ def _braced(arg: str) -> str:
 
 
 def _cut_unit(match: re.Match[str]) -> str:
-    word = match.group(1)
-    # a unit is a word of two or more letters that is not mathematics ("5 hours", not "7x" or "7 pi")
-    return match.group(0) if len(word) < 2 or word.lower() in _MATH_WORDS else ""
+    word, glued = match.group(1), not match.group(0)[:1].isspace()
+    # a unit is a word of two or more letters, after a space unless it is a common short unit ("5kg"),
+    # that is neither mathematics ("7 pi", "7xy") nor a scale or power ("5 million", "5 squared")
+    if len(word) < 2 or word.lower() in _MATH_WORDS or word.lower() in _NOT_UNITS or (glued and word.lower() not in _GLUED_UNITS):
+        return match.group(0)
+    return ""
 
 
 def _clean(text: str) -> str:
@@ -91,7 +102,8 @@ def _is_prose(text: str) -> bool:
     """Words around a lone number: no LaTeX, no operators, no variable or mathematical word."""
     if not _PROSE.fullmatch(text):
         return False
-    return not any((len(w) == 1 and w not in "aAI") or w.lower() in _MATH_WORDS for w in _WORD_TOKENS_ANY.findall(text))
+    return not any((len(w) == 1 and w not in "aAI") or w.lower() in _MATH_WORDS or w.lower() in _NOT_UNITS
+                   for w in _WORD_TOKENS_ANY.findall(text))
 
 
 def _balanced(text: str) -> bool:
@@ -104,6 +116,8 @@ def _balanced(text: str) -> bool:
 
 
 def _parse_words(text: str) -> Fraction | None:
+    if any(ch.isdigit() for ch in text):  # "5 million" is not "million": words only
+        return None
     tokens = _WORD_TOKENS.findall(text.lower().replace("-", " "))
     if not tokens or any(t not in _WORDS and t not in _SCALES and t != "and" for t in tokens):
         return None
@@ -186,6 +200,9 @@ def numbers_equal(pred: Fraction, gold: Fraction, gold_text: str = "") -> bool:
 _PLAIN_DECIMAL = re.compile(r"([-+])?(?:\\?\$)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(%|\^\{?\\circ\}?)?")
 _PLAIN_FRAC = re.compile(r"(-)?\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
 _PLAIN_SLASH = re.compile(r"(-)?(\d+)/(\d+)")
+GROUP_SPACE = re.compile(r"(?<=\d)\\[,!](?=\d{3}(?!\d))")
+# spacing allowed only next to a sign, a currency sign, % or degrees: "- 5", "\$ 12", "40 \%"
+_EDGE_SPACE = re.compile(r"(?<=^[-+])\s+|(?<=\$)\s+|\s+(?=%$|\^)")
 
 
 def parse_plain(text: str) -> Fraction | None:
@@ -200,10 +217,12 @@ def parse_plain(text: str) -> Fraction | None:
     if not text or len(text) > MAX_ANSWER_CHARS:
         return None
     t = expand_shorthand(text.strip().strip("$").strip())
-    for old, new in (("{,}", ","), (",\\!", ","), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\%", "%"),
-                     ("\u2212", "-"), (" ", "")):
+    for old, new in (("{,}", ","), (",\\!", ","), ("\\%", "%"), ("\u2212", "-")):
         t = t.replace(old, new)
-    t = t.rstrip(".")
+    # a thin space may separate digit groups (1\,000); any other space, or a space-like command, between
+    # digits makes it not one plain number ("1 2", "2\;5", the list "-1, 512")
+    t = GROUP_SPACE.sub("", t)
+    t = _EDGE_SPACE.sub("", t.strip()).rstrip(".")  # any space left fails the patterns below
     if (m := _PLAIN_DECIMAL.fullmatch(t)) is not None:
         value = Fraction(m.group(2).replace(",", ""))
         return -value if m.group(1) == "-" else value

@@ -65,12 +65,18 @@ def call_with_cpu_limit(fn: Callable[..., Any], cpu_limit_s: float, *args: Any) 
     signal.setitimer(signal.ITIMER_VIRTUAL, cpu_limit_s + HARD_GRACE_S)
     signal.setitimer(signal.ITIMER_PROF, cpu_limit_s)
     try:
-        return fn(*args)
-    except _Interrupt:
+        try:
+            return fn(*args)
+        finally:
+            _disarm()
+    except _Interrupt:  # also when the signal lands in the finally above, before the timers are off
+        _disarm()
         raise CpuTimeExceeded(f"over {cpu_limit_s:g}s CPU") from None
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
 
 class PaperScorerMissing(RuntimeError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from abel.scoring.extract import extract_final, shape, strip_dollars
-from abel.scoring.numeric import REL_TOL, expand_shorthand, numbers_equal, parse_number, parse_plain
+from abel.scoring.numeric import GROUP_SPACE, REL_TOL, expand_shorthand, numbers_equal, parse_number, parse_plain
 
 Kind = Literal["numeric", "latex", "choice"]
 
@@ -66,9 +66,15 @@ def choice_letter(answer: str) -> tuple[str | None, str]:
     return None, "no option letter"
 
 
+_DIGIT_GAP = re.compile(r"(?<=\d)(?:\s|\\[,;:! ])+(?=\d)")
+
+
 def _normalize_latex(text: str) -> str:
     """Spacing and sizing commands removed: equal results mean the same answer, written alike."""
     text = expand_shorthand(strip_dollars(text))
+    # spacing between two digits separates numbers ("1 2" is not 12), except a thin space before a
+    # group of three (1\,000): keep such a gap visible before spaces are dropped
+    text = _DIGIT_GAP.sub("\u2423", GROUP_SPACE.sub("", text))
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac")):
         text = text.replace(old, new)
@@ -147,19 +153,21 @@ def install_tolerance_policy() -> None:
         grader.sympy_numeric_eq = patched
 
 
-# A unit after a value: a \text{...} word (``10\text{ inches}``, ``5\text{ cm}^2``) or a plain word of
-# two or more letters from math-verify's own unit list (``10 inches``). math-verify's unit removal is
-# off, because it also strips single letters that are variables in mathematics (``4t`` -> 4,
-# ``6+9c`` -> 6+9): a wrong answer accepted.
-_TEXT_UNIT = re.compile(r"(?<=[\d}\s])\s*\\(?:text|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z][A-Za-z .]*\}(?:\^\{?[23]\}?)?\s*$")
+# A unit after a value: a \text{...} word of two or more letters (``10\text{ inches}``, ``5\text{ cm}^2``),
+# or, after a space, a plain unit word from math-verify's list of three or more letters or a common
+# two-letter unit (``10 inches``, ``5 cm``). math-verify's own unit removal is off: it strips single
+# letters and pairs that are mathematics (``4t`` -> 4, ``6+9c`` -> 6+9, ``2ab`` -> 2), accepting wrong
+# answers; \text{i} and \mathrm{e} stay numbers.
+_TEXT_UNIT = re.compile(r"(?<=[\d}\s])\s*\\(?:text|textnormal|mbox|mathrm)\s*\{\s*[A-Za-z]{2}[A-Za-z .]*\}(?:\^\{?[23]\}?)?\s*$")
+_SHORT_UNITS = ("cm", "mm", "km", "kg", "ft", "lb", "oz", "ml", "mi", "gm", "hr")
 
 
 @functools.lru_cache(maxsize=1)
 def _word_unit() -> re.Pattern[str]:
     from latex2sympy2_extended.math_normalization import units
 
-    words = sorted({u for u in units if re.fullmatch(r"[a-z]{2,}", u)}, key=len, reverse=True)
-    return re.compile(rf"(?<=[\d}}])\s*(?:{'|'.join(words)})(?:s|es)?\s*$")
+    words = sorted({u for u in units if re.fullmatch(r"[a-z]{3,}", u)} | set(_SHORT_UNITS), key=len, reverse=True)
+    return re.compile(rf"(?<=[\d}}])\s+(?:(?:square|cubic|sq)\s+)?(?:{'|'.join(words)})(?:s|es)?\s*$")
 
 
 def strip_units(text: str) -> str:

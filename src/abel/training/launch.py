@@ -200,42 +200,49 @@ def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file:
     from tqdm import tqdm
 
     bar = tqdm(desc="sft", unit="step", disable=not progress, mininterval=2.0, dynamic_ncols=True)
-    offset = 0
     with log_file.open("ab") as out:
         # the launcher ends when this process does (whatever ends it), and holds the run folder's lock
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=parent_death_signal, pass_fds=(lock_fd,))
-        while True:
+        try:
+            return _follow(proc, rank0_log, bar)
+        except BaseException:  # interrupted anywhere: SIGTERM lets torchrun stop its workers too
+            proc.terminate()
             try:
-                code = proc.wait(timeout=1.0)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                code = None
-            except BaseException:  # interrupted: SIGTERM lets torchrun stop its workers too
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                raise
-            if rank0_log.is_file():
-                with rank0_log.open("rb") as fh:
-                    fh.seek(offset)
-                    chunk = fh.read()
-                complete = chunk[: chunk.rfind(b"\n") + 1]
-                offset += len(complete)
-                for line in complete.decode().splitlines():
-                    row = json.loads(line)
-                    if row["event"] == "begin":
-                        bar.reset(total=row["max_steps"])
-                        bar.update(row["step"])
-                    elif "loss" in row:
-                        bar.update(row["step"] - bar.n)
-                        bar.set_postfix(loss=f"{row['loss']:.3f}", rank0_tok_s=f"{row['tokens'] / max(row['seconds'], 1e-9):.0f}")
-                    elif "val_loss" in row:
-                        bar.write(f"step {row['step']}: validation loss {row['val_loss']:.4f}")
-            if code is not None:
-                bar.close()
-                return code
+                proc.kill()
+                proc.wait()
+            raise
+
+
+def _follow(proc: subprocess.Popen[bytes], rank0_log: Path, bar: Any) -> int:
+    """Wait for ``proc``, moving ``bar`` along rank 0's step log; its exit code."""
+    offset = 0
+    while True:
+        try:
+            code = proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            code = None
+        if rank0_log.is_file():
+            with rank0_log.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            offset += len(complete)
+            for line in complete.decode().splitlines():
+                row = json.loads(line)
+                if row["event"] == "begin":
+                    bar.reset(total=row["max_steps"])
+                    bar.update(row["step"])
+                elif "loss" in row:
+                    bar.update(row["step"] - bar.n)
+                    bar.set_postfix(loss=f"{row['loss']:.3f}", rank0_tok_s=f"{row['tokens'] / max(row['seconds'], 1e-9):.0f}")
+                elif "val_loss" in row:
+                    bar.write(f"step {row['step']}: validation loss {row['val_loss']:.4f}")
+        if code is not None:
+            bar.close()
+            return code
 
 
 def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, output_dir: Path,
@@ -280,7 +287,8 @@ def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_pat
            "val_path": str(val_path) if val_path else None, "checkpoint_dir": str(ckpt_dir),
            "log_dir": str(log_dir), "output_dir": str(output_dir), "resume_from": resume,
            "grad_accum": p.grad_accum, "cpu": p.cpu, "precision": p.precision,
-           "deepspeed_config": p.deepspeed_config, "plan": asdict(p)}
+           "deepspeed_config": p.deepspeed_config, "plan": asdict(p),
+           "owner": {"pid": os.getpid(), "host": socket.gethostname()}}  # ranks end if this process does
     run_file = run_dir / "run.json"
     out_tmp = output_dir.with_name(output_dir.name + ".tmp")
     shutil.rmtree(out_tmp, ignore_errors=True)
@@ -291,7 +299,8 @@ def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_pat
         fh.write(" ".join(cmd) + "\n")
     env = environment(p, root)
     scratch = run_dir / "tmp"  # torchrun's torchelastic_* logs and the ranks' temp files: not in /tmp
-    scratch.mkdir(exist_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)  # a killed run's leftovers
+    scratch.mkdir()
     env["TMPDIR"] = str(scratch)
     try:
         code = _run_with_progress(cmd, env, root, run_dir / "train.log", log_dir / "rank0.jsonl", progress, lock_fd)

@@ -33,6 +33,30 @@ def _barrier() -> None:
         dist.barrier()
 
 
+def watch_owner(owner: dict[str, Any] | None, every_s: float = 1.0) -> None:
+    """End this rank when the process that launched the run is gone (same host only). The parent-death
+    signal covers torchrun; this also covers launchers that leave a middle process behind (the
+    deepspeed runner starts ``deepspeed.launcher.launch``, which a dying runner orphans)."""
+    import socket
+    import threading
+
+    if not owner or owner.get("host") != socket.gethostname():
+        return
+    pid = int(owner["pid"])
+
+    def poll() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(143)  # the run's owner is gone: nothing may keep training into its folder
+            except PermissionError:
+                pass
+
+    threading.Thread(target=poll, name="owner-watchdog", daemon=True).start()
+
+
 def main(run_file: str) -> int:
     parent_death_signal()  # this rank ends when its launcher does, however the launcher ended
     import torch
@@ -44,6 +68,7 @@ def main(run_file: str) -> int:
     enforce_weights_only()  # checkpoints are untrusted: no torch.load here unpickles code
 
     run: dict[str, Any] = json.loads(Path(run_file).read_text())
+    watch_owner(run.get("owner"))
     sft = run["sft"]
     ckpt_dir, log_dir = Path(run["checkpoint_dir"]), Path(run["log_dir"])
     on_gpu = torch.cuda.is_available() and not run["cpu"]
