@@ -208,13 +208,16 @@ def _stage_processes(root: Path) -> list[str]:
     return found
 
 
-def _kill_dvc_alone(root: Path, sig: int, ready, what: str) -> None:
+def _kill_dvc_alone(root: Path, sig: int, ready, what: str, written_at_end: str) -> None:
     """Start `dvc repro`, wait for ``ready()``, send ``sig`` to the dvc process only; then nothing of
-    the stage may be left running a few seconds later."""
+    the stage may be left running a few seconds later, and the stage must not have gone on to finish
+    (``written_at_end``, which the stage writes last, is untouched)."""
     import signal
     import time
 
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    final = root / written_at_end
+    before = final.stat().st_mtime_ns if final.exists() else None
     dvc = subprocess.Popen([str(BIN / "dvc"), "repro", "--no-run-cache"], cwd=root, env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
@@ -224,10 +227,13 @@ def _kill_dvc_alone(root: Path, sig: int, ready, what: str) -> None:
         time.sleep(0.2)
     os.kill(dvc.pid, sig)
     dvc.wait(timeout=60)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 8  # "within a few seconds": an orphaned tiny stage could finish in 20
     while (left := _stage_processes(root)) and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.25)
     assert left == [], f"{signal.Signals(sig).name} to dvc at {what} left: {left}"
+    time.sleep(2)
+    after = final.stat().st_mtime_ns if final.exists() else None
+    assert after == before, f"after {signal.Signals(sig).name} to dvc at {what}, the stage went on to write {written_at_end}"
 
 
 def test_killing_dvc_alone_ends_the_stage_and_a_rerun_reproduces_the_uninterrupted_run(repo_copy: Path) -> None:
@@ -241,10 +247,11 @@ def test_killing_dvc_alone_ends_the_stage_and_a_rerun_reproduces_the_uninterrupt
         shutil.rmtree(repo_copy / rel)
     ckpts = lambda n: len(list((repo_copy / "checkpoints/sft").glob("*/checkpoints/checkpoint-*/COMPLETE"))) >= n  # noqa: E731
     work = lambda n: sum(1 for p in (repo_copy / "checkpoints/generate").glob("*/*.jsonl")) >= n  # noqa: E731
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint")
-    _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint")
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(2), "generate's second benchmark")
-    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(5), "generate's fifth benchmark")
+    sft_end, gen_end = "metrics/sft/summary.json", "metrics/generate/summary.json"
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint", sft_end)
+    _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint", sft_end)
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(2), "generate's second benchmark", gen_end)
+    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(5), "generate's fifth benchmark", gen_end)
     _run([str(BIN / "dvc"), "repro", "--no-run-cache"], repo_copy)
     sft = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
     assert sft["resumes"] >= 1
