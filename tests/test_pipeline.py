@@ -208,6 +208,13 @@ def _stage_processes(root: Path) -> list[str]:
     return found
 
 
+def _default_signals() -> None:
+    import signal
+
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _kill_dvc_alone(root: Path, sig: int, ready, what: str, written_at_end: str) -> None:
     """Start `dvc repro`, wait for ``ready()``, send ``sig`` to the dvc process only; then nothing of
     the stage may be left running a few seconds later, and the stage must not have gone on to finish
@@ -218,8 +225,10 @@ def _kill_dvc_alone(root: Path, sig: int, ready, what: str, written_at_end: str)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
     final = root / written_at_end
     before = final.stat().st_mtime_ns if final.exists() else None
+    # as from a terminal: the signals take their default action in dvc (a test run under nohup would
+    # otherwise pass SIGHUP on as ignored, and dvc would rightly carry on)
     dvc = subprocess.Popen([str(BIN / "dvc"), "repro", "--no-run-cache"], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+                           stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_default_signals)
     deadline = time.monotonic() + 600
     while not ready():
         assert dvc.poll() is None, f"dvc repro ended before {what}"
