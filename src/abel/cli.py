@@ -206,7 +206,8 @@ def _stage_environment(root: Path, name: str) -> Path:
     cache = root / ".cache"
     for var, sub in _CACHE_ENV.items():
         os.environ.setdefault(var, str(cache / sub))
-    scratch_root = _mkdir(cache / "tmp")
+    scratch_root = cache / "tmp"
+    scratch_root.mkdir(parents=True, exist_ok=True)
     for old in scratch_root.glob("*-pid*-*"):  # left by a stage that was SIGKILLed: its process is gone
         pid = old.name.split("-pid", 1)[1].split("-", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
@@ -217,11 +218,6 @@ def _stage_environment(root: Path, name: str) -> Path:
     os.environ["PYTHONWARNINGS"] = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found") if w)
     tempfile.tempdir = None  # re-read TMPDIR in this process too
     return scratch
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _cmd_params(args: argparse.Namespace) -> int:

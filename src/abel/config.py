@@ -42,7 +42,7 @@ class DataParams(_Section):
 
 class ScoreParams(_Section):
     modes: list[Literal["abel", "strict"]] = Field(default_factory=lambda: ["abel", "strict"], min_length=1)
-    timeout_s: float = Field(1.0, gt=0, le=60, description="hard wall-clock limit per answer in a worker process")
+    timeout_s: float = Field(1.0, gt=0, le=60, description="CPU-time limit per answer in a worker process")
     workers: int = Field(2, ge=1, le=64, description="scoring worker processes for the slow (sympy) path")
     worker_memory_mb: int = Field(4096, ge=512, description="address-space limit of each scoring worker")
     released_glob: str = Field("abel_outputs/outputs/*/*.jsonl", min_length=1, description="released generations, relative to data.dir")

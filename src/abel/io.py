@@ -33,8 +33,8 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[
     """Yield one dict per line of ``path``; raise InputError naming file, line and field.
 
     Refused, each with file and line: bytes that are not UTF-8, invalid JSON, ``NaN`` /
-    ``Infinity`` (not JSON, though Python writes them) or a number too large to be finite (``1e400``), a line that is not an object, a missing
-    required field.
+    ``Infinity`` (not JSON, though Python writes them) or a number too large to be finite
+    (``1e400``), a line that is not an object, a missing required field.
     """
     path = Path(path)
     try:

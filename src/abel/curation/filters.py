@@ -34,7 +34,7 @@ def verify_answer(record: Record) -> str:
         final = lines[-1].replace("<<", " ").replace(">>", " ") if lines else ""
         gold = parse_number(record.answer)
         values = [parse_number(tok) for tok in _NUMBER_TOKEN.findall(final)]
-        if gold is not None and any(v is not None and numbers_equal(v, gold, record.answer) for v in values):
+        if gold is not None and any(v is not None and numbers_equal(v, gold) for v in values):
             return ""
         return f"final line states {', '.join(_NUMBER_TOKEN.findall(final)) or 'no number'}; answer is {record.answer}"
     if record.kind == "choice":

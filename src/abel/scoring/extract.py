@@ -53,21 +53,6 @@ def clean_response(response: str) -> str:
     return response
 
 
-def _box_span(text: str, start: int) -> tuple[int, str | None]:
-    """(end index, content) of the box whose command starts at ``start``; content None if unclosed."""
-    open_at = text.index("{", start)
-    depth = 0
-    for i in range(open_at, len(text)):
-        ch = text[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1, text[open_at + 1 : i]
-    return len(text), None
-
-
 def _closing_braces(text: str) -> dict[int, int]:
     """Index of each ``{`` -> index of its matching ``}`` (unclosed ones absent), in one pass."""
     match, stack = {}, []
@@ -92,18 +77,8 @@ def last_boxed(text: str) -> tuple[str | None, str]:
 
     Returns (content, note); content is None when there is no box or it is never closed.
     """
-    starts = _box_starts(text)
-    start = starts[-1] if starts else -1
-    if start < 0:
-        # ``\boxed 5`` (no braces) is valid TeX for a single token.
-        at = text.rfind("\\boxed ")
-        if at >= 0:
-            token = text[at + 7 :].strip().split(None, 1)
-            if token:
-                return token[0].rstrip(".$"), ""
-        return None, "no \\boxed{}"
-    _, content = _box_span(text, start)
-    return (content, "") if content is not None else (None, "unclosed \\boxed{")
+    _, content, note = _final_boxes(text, join=False)
+    return content, note
 
 
 def _final_boxes(text: str, join: bool) -> tuple[int, str | None, str]:
@@ -111,8 +86,9 @@ def _final_boxes(text: str, join: bool) -> tuple[int, str | None, str]:
     with the boxes right before it when only separators lie between them."""
     starts = _box_starts(text)
     if not starts:
-        content, note = last_boxed(text)  # only the brace-less ``\boxed 5`` form can remain
-        return (text.rfind("\\boxed "), content, note) if content is not None else (-1, None, note)
+        at = text.rfind("\\boxed ")  # ``\boxed 5`` (no braces) is valid TeX for a single token
+        token = text[at + 7 :].strip().split(None, 1) if at >= 0 else []
+        return (at, token[0].rstrip(".$"), "") if token else (-1, None, "no \\boxed{}")
     closing = _closing_braces(text)  # one pass: n nested or unclosed boxes cost O(n), not O(n^2)
     spans = []  # (start, end, content_start, content_end); content_end -1 when unclosed
     for start in starts:
@@ -232,8 +208,3 @@ def shape(text: str) -> str:
     if t[:1] in "([" and t[-1:] in ")]" and _top_level_comma(t[1:-1]):
         return "tuple"
     return "list" if _top_level_comma(t) else "single"
-
-
-def after_last_marker(text: str) -> str | None:
-    """Rest of the line after the last ``####`` that is not a heading, or None if there is none."""
-    return _last_marker(text)[1]

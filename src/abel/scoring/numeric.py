@@ -159,7 +159,6 @@ def parse_number(text: str) -> Fraction | None:
     match = _NUMBER.fullmatch(cleaned)
     if match is None:
         # lead-in prose around exactly one number ("The total is 30"): that number is the answer;
-        # two or more numbers ("5 or 6", "12:00") stay ambiguous and are refused
         # two or more numbers ("5 or 6", "12:00") stay ambiguous and are refused, and so is a number
         # inside mathematics or glued to letters ("\\sqrt{51}", "7\\pi", "AZYUK2A", "-\\sqrt{3}")
         found = list(_NUMBER.finditer(cleaned))
@@ -185,11 +184,8 @@ def plain_number(value: float | int) -> str:
     return format(Decimal(repr(float(value))), "f")
 
 
-def numbers_equal(pred: Fraction, gold: Fraction, gold_text: str = "") -> bool:
-    """The tolerance policy: exact for an integer gold, else relative error at most ``REL_TOL``.
-
-    ``gold_text`` is accepted for compatibility and ignored: the policy depends on the value only.
-    """
+def numbers_equal(pred: Fraction, gold: Fraction) -> bool:
+    """The tolerance policy: exact for an integer gold, else relative error at most ``REL_TOL``."""
     if pred == gold:
         return True
     if gold.denominator == 1:

@@ -106,7 +106,7 @@ def judge_fast(response: str, gold: str, kind: Kind | None = None) -> Verdict | 
             raise ValueError(f"gold {gold!r} is not a number (answer kind 'numeric')")
         if value is None:
             return Verdict(False, pred, "not a single number")
-        ok = numbers_equal(value, gold_value, gold.replace(",", ""))
+        ok = numbers_equal(value, gold_value)
         return Verdict(ok, pred, "" if ok else "wrong number")
     # latex: the number fast path only when both sides are plain numbers and nothing else
     value, gold_value = parse_plain(pred), parse_plain(gold)
