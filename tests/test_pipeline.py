@@ -215,14 +215,18 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def _kill_dvc_alone(root: Path, sig: int, ready, what: str, written_at_end: str) -> None:
-    """Start `dvc repro`, wait for ``ready()``, send ``sig`` to the dvc process only; then nothing of
-    the stage may be left running a few seconds later, and the stage must not have gone on to finish
+def _kill_dvc_alone(root: Path, sig: int, ready, what: str, written_at_end: str, shell: str | None) -> None:
+    """Start `dvc repro` (``shell`` as ``SHELL``, which dvc runs commands with; None: unset, so dvc uses
+    /bin/sh), wait for ``ready()``, send ``sig`` to the dvc process only; then nothing of the stage may
+    be left running a few seconds later, and the stage must not have gone on to finish
     (``written_at_end``, which the stage writes last, is untouched)."""
     import signal
     import time
 
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env.pop("SHELL", None)
+    if shell is not None:
+        env["SHELL"] = shell
     final = root / written_at_end
     before = final.stat().st_mtime_ns if final.exists() else None
     # as from a terminal: the signals take their default action in dvc (a test run under nohup would
@@ -257,10 +261,12 @@ def test_killing_dvc_alone_ends_the_stage_and_a_rerun_reproduces_the_uninterrupt
     ckpts = lambda n: len(list((repo_copy / "checkpoints/sft").glob("*/checkpoints/checkpoint-*/COMPLETE"))) >= n  # noqa: E731
     work = lambda n: sum(1 for p in (repo_copy / "checkpoints/generate").glob("*/*.jsonl")) >= n  # noqa: E731
     sft_end, gen_end = "metrics/sft/summary.json", "metrics/generate/summary.json"
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint", sft_end)
-    _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint", sft_end)
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(2), "generate's second benchmark", gen_end)
-    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(5), "generate's fifth benchmark", gen_end)
+    # with SHELL unset (as under CI) dvc runs `/bin/sh -c 'abel stage ...'`, and dash keeps the shell
+    # between dvc and the stage; bash execs the command, so the stage is dvc's own child
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint", sft_end, None)
+    _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint", sft_end, "/bin/bash")
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(2), "generate's second benchmark", gen_end, "/bin/bash")
+    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(5), "generate's fifth benchmark", gen_end, None)
     _run([str(BIN / "dvc"), "repro", "--no-run-cache"], repo_copy)
     sft = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
     assert sft["resumes"] >= 1

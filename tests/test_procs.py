@@ -61,3 +61,39 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_a_stage_run_through_a_shell_ends_when_the_owner_is_killed(tmp_path: Path, shell: str) -> None:
+    """dvc runs a stage as `$SHELL -c 'abel stage ...'` (/bin/sh when SHELL is unset); dash keeps the
+    shell between dvc and the stage. SIGKILL to the owner (dvc here: a python process) must still end
+    the stage and its children, whichever shell sits between."""
+    pid_file = tmp_path / "stage.pid"
+    grandchild_file = tmp_path / "grandchild.pid"
+    stage = (
+        "import subprocess, sys, time\n"
+        "from abel.procs import end_tree_on_signals\n"
+        "end_tree_on_signals()\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True)\n"
+        f"open({str(grandchild_file)!r}, 'w').write(str(child.pid))\n"
+        "import os\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(120)\n")
+    script = tmp_path / "stage.py"
+    script.write_text(stage)
+    owner = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([{shell!r}, '-c', sys.executable + ' ' + {str(script)!r}])\n"
+        "time.sleep(120)\n")])
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stage_pid, grandchild = int(pid_file.read_text()), int(grandchild_file.read_text())
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while (_alive(stage_pid) or _alive(grandchild)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(stage_pid), "the stage outlived its owner"
+    assert not _alive(grandchild), "the stage's child outlived the owner"

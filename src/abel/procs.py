@@ -4,8 +4,11 @@ The chain a stage runs in is ``dvc`` -> ``abel stage`` -> Jupyter kernel (its ow
 ``torchrun`` / ``deepspeed`` launcher -> training ranks. Each link ends when the one above it ends,
 whatever signal ended that one (SIGKILL included):
 
-- ``abel stage`` asks the kernel for SIGTERM when its parent (dvc) dies (``parent_death_signal``),
-  and on SIGTERM / SIGHUP ends its whole process tree (``terminate_tree``) before exiting;
+- ``abel stage`` asks the kernel for SIGTERM when its parent dies (``parent_death_signal``), and
+  watches dvc itself when a ``sh -c`` shell sits between them (dvc runs the command through
+  ``$SHELL -c``, or ``/bin/sh -c`` when ``SHELL`` is unset; dash does not exec the command, so the
+  shell, not dvc, is the parent); on SIGTERM / SIGHUP it ends its whole process tree
+  (``terminate_tree``) before exiting;
 - the kernel polls its parent (ipykernel's own ``JPY_PARENT_PID`` poller) and exits within ~1 s;
 - the launcher and every rank get SIGTERM when their parent dies (``parent_death_signal``, set in the
   child before it runs), and torchrun stops its ranks on SIGTERM.
@@ -72,9 +75,57 @@ def terminate_tree(pid: int | None = None, grace_s: float = 10.0) -> int:
     return len(children)
 
 
+_SHELLS = {"sh", "dash", "bash", "zsh", "ksh", "mksh", "fish", "busybox"}
+
+
+def command_owner() -> int | None:
+    """The pid of the process that started this command: the parent, or past any ``<shell> -c``
+    processes between them (they exist only to run this command). None when it cannot be read."""
+    import psutil
+
+    try:
+        proc = psutil.Process(os.getppid())
+        while proc.name() in _SHELLS and "-c" in proc.cmdline()[1:]:
+            above = proc.parent()
+            if above is None:
+                break
+            proc = above
+        return proc.pid
+    except psutil.Error:
+        return None
+
+
+def watch_process(pid: int, on_gone: int = signal.SIGTERM, every_s: float = 0.5) -> None:
+    """Send ``on_gone`` to this process once ``pid`` has ended (a daemon thread polls; the process's
+    start time is compared too, so a reused pid does not count as alive)."""
+    import threading
+
+    import psutil
+
+    try:
+        watched = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        os.kill(os.getpid(), on_gone)
+        return
+
+    def poll() -> None:
+        while watched.is_running() and watched.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(every_s)
+        os.kill(os.getpid(), on_gone)
+
+    def guarded() -> None:
+        try:
+            poll()
+        except psutil.NoSuchProcess:
+            os.kill(os.getpid(), on_gone)
+
+    threading.Thread(target=guarded, name=f"watch-{pid}", daemon=True).start()
+
+
 def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None = None) -> None:
-    """In a stage's top process: when the parent dies, or on SIGTERM / SIGHUP, end every descendant,
-    remove the ``cleanup`` files and the ``scratch`` folder, and exit with 128 + the signal."""
+    """In a stage's top process: when the process that started it dies (the parent, or the one past a
+    ``sh -c`` shell), or on SIGTERM / SIGHUP, end every descendant, remove the ``cleanup`` files and
+    the ``scratch`` folder, and exit with 128 + the signal."""
 
     def handler(signum: int, frame: object) -> None:
         signal.signal(signum, signal.SIG_IGN)
@@ -90,6 +141,9 @@ def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
     parent_death_signal(signal.SIGTERM)
+    owner = command_owner()
+    if owner is not None and owner != os.getppid():
+        watch_process(owner)
 
 
 def _holders(path: Path) -> list[str]:
