@@ -49,9 +49,33 @@ def test_summary_across_seeds() -> None:
     assert summary["stepwise"].seeds == 2 and summary["stepwise"].mean == pytest.approx(0.65)
     assert summary["stepwise"].sd == pytest.approx(0.2121, abs=1e-4) and summary["answer_only"].sd == 0.0
     table = ablation.markdown(ablation.runs(TREE))
-    assert "| stepwise | 1 | 80.0 | [75.0, 85.0] | 400 | 101 |" in table
+    # the interval is Wilson's from the counts (320/400), not the experiment's own ci_lo/ci_hi (75, 85)
+    assert "| stepwise | 1 | 80.0 | [75.8, 83.6] | 400 | 101 |" in table
     assert "| stepwise | 2 | 65.0 | 50.0 | 80.0 | 21.2 |" in table
 
 
 def test_no_runs_is_said_plainly() -> None:
     assert "No finished experiments" in ablation.markdown(ablation.runs(TREE, profile="paper"))
+
+
+def test_saved_runs_re_render_the_same_comparison(tmp_path) -> None:
+    """A fresh clone has no experiments: the comparison re-renders from the saved runs, byte for byte."""
+    runs = ablation.runs(TREE)
+    path = tmp_path / "ablation_runs.json"
+    ablation.save_runs(path, runs, mode="strict", source="dvc exp show")
+    loaded, source = ablation.load_runs(path, benchmark="chain_sum", mode="strict", profile="arith")
+    assert loaded == runs and source == "dvc exp show"
+    kw = dict(profile="arith", benchmark="chain_sum", mode="strict", source=source)
+    assert ablation.report_markdown(loaded, **kw) == ablation.report_markdown(runs, **kw)
+    assert ablation.load_runs(path, benchmark="chain_sum", mode="abel", profile="arith")[0] == []
+    assert ablation.load_runs(path, benchmark="gsm8k", mode="strict", profile="arith")[0] == []
+
+
+def test_an_empty_comparison_is_never_saved_and_a_bad_file_is_named(tmp_path) -> None:
+    path = tmp_path / "ablation_runs.json"
+    with pytest.raises(ablation.AblationError, match="no runs to save"):
+        ablation.save_runs(path, [], mode="strict", source="x")
+    assert not path.exists()
+    path.write_text('{"runs": [{"name": 1}]}')
+    with pytest.raises(ablation.AblationError, match="ablation_runs.json: not a saved ablation comparison"):
+        ablation.load_runs(path, benchmark="chain_sum", mode="strict", profile="arith")

@@ -31,7 +31,7 @@ def test_planted_memorized_answer_is_found_and_counted_as_near() -> None:
     assert not probes["2"].memorized and probes["2"].overlap == 0.0 and probes["2"].question_similarity < 0.5
     assert probes["3"].overlap is None and not probes["3"].memorized
 
-    summary = {r["group"]: r for r in mem.summary(list(probes.values()), near=0.5, resamples=200)}
+    summary = {r["group"]: r for r in mem.summary(list(probes.values()), near=0.5)}
     assert summary["near"]["n"] == 1 and summary["near"]["memorized"] == 1.0
     assert summary["far"]["n"] == 2 and summary["far"]["memorized"] == 0.0 and summary["far"]["too_short"] == 1
     assert "| bench | near | 1 | 100.0% |" in mem.markdown(list(summary.values()), 5, 0.8, 0.5)

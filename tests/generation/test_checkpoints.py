@@ -21,7 +21,7 @@ def test_only_complete_checkpoints_count(tmp_path: Path) -> None:
 
 
 def test_accuracy_rows_per_step_and_split() -> None:
-    rows = accuracy_rows({8: {"train": [True, True, False, True], "test": [False] * 4}}, resamples=200, ci=0.9, seed=0)
+    rows = accuracy_rows({8: {"train": [True, True, False, True], "test": [False] * 4}}, ci=0.9)
     assert [(r["step"], r["split"], r["n"], r["accuracy"]) for r in rows] == [(8, "train", 4, 0.75), (8, "test", 4, 0.0)]
     assert rows[0]["ci_lo"] <= 0.75 <= rows[0]["ci_hi"] and rows[0]["ci"] == 0.9
 

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abel.analysis.stats import wilson
+
 ACCURACY_FILE = "metrics/ours/accuracy.json"
 SFT_FILE = "metrics/sft/summary.json"
+RUNS_FILE = "reports/ablation_runs.json"  # the compared runs, kept in git: a fresh clone re-renders from it
 
 
 class AblationError(RuntimeError):
@@ -81,6 +84,8 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
         row = metrics.get(f"{benchmark}/sft/{mode}")
         if entry.get("error") or params.get("profile") != profile or not row:
             continue
+        # the interval from the counts (experiments run before the switch to Wilson saved a bootstrap one)
+        est = wilson(round(float(row["accuracy"]) * int(row["n"])), int(row["n"]), ci=float(row.get("ci", 0.95)))
         curate, sft = params.get("curate") or {}, params.get("sft") or {}
         overlay = ((params.get("profiles") or {}).get(profile) or {}).get("sft") or {}
         epochs = float(overlay.get("epochs", sft.get("epochs", 0)))
@@ -89,7 +94,7 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
             profile=profile, format=str(curate.get("format")), dedupe=bool(curate.get("dedupe", True)),
             decontaminate=bool(curate.get("decontaminate", True)), curate_seed=int(curate.get("seed", 0)),
             sft_seed=int(sft.get("seed", 0)), benchmark=benchmark, accuracy=float(row["accuracy"]),
-            ci_lo=float(row["ci_lo"]), ci_hi=float(row["ci_hi"]), n=int(row["n"]),
+            ci_lo=est.lo, ci_hi=est.hi, n=int(row["n"]),
             steps=int(sft_summary.get("steps", 0)), train_tokens=int(sft_summary.get("train_tokens_seen", 0)),
             epochs=epochs))
     # runs at other than the usual (most common) number of epochs are their own variant
@@ -101,6 +106,36 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
     for run in sorted(out, key=lambda r: r.rev):
         unique.setdefault((run.variant, run.curate_seed, run.sft_seed), run)
     return sorted(unique.values(), key=lambda r: (r.variant, r.curate_seed, r.sft_seed))
+
+
+def save_runs(path: Path, items: list[Run], *, mode: str, source: str) -> None:
+    """Keep the compared runs (``source``: where they were read from) so the comparison can be
+    re-rendered where the experiments themselves are not (a fresh clone)."""
+    from abel.io import write_json
+
+    if not items:
+        raise AblationError("no runs to save: an empty comparison never replaces a saved one")
+    write_json(path, {"source": source, "mode": mode, "runs": [dataclasses.asdict(r) for r in items]})
+
+
+def load_runs(path: Path, *, benchmark: str, mode: str, profile: str) -> tuple[list[Run], str]:
+    """The saved runs of ``profile`` measured on ``benchmark`` in ``mode``, and where they came from."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data["mode"] != mode:
+            return [], data["source"]
+        items = [Run(**row) for row in data["runs"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AblationError(f"{path}: not a saved ablation comparison ({exc})") from exc
+    return [r for r in items if r.profile == profile and r.benchmark == benchmark], data["source"]
+
+
+def report_markdown(items: list[Run], *, profile: str, benchmark: str, mode: str, source: str) -> str:
+    """reports/ablation.md: where the runs come from, both tables, and the figure."""
+    return (f"# Curation ablation ({profile} profile)\n\n"
+            f"Accuracy on `{benchmark}` ({mode} scoring) of each finished `dvc exp` run with `profile: {profile}` "
+            f"({source}), compared by notebooks/90_ablation.ipynb; 95% Wilson intervals over the benchmark's "
+            f"questions.\n\n" + markdown(items) + "\n![accuracy](../figures/ablation/accuracy.png)\n")
 
 
 @dataclass(frozen=True)
@@ -122,10 +157,10 @@ def summarize(items: list[Run]) -> list[VariantSummary]:
 
 
 def markdown(items: list[Run]) -> str:
-    """Per-run table (accuracy with its bootstrap CI) and the per-variant summary across seeds."""
+    """Per-run table (accuracy with its Wilson interval) and the per-variant summary across seeds."""
     if not items:
         return "No finished experiments of this profile were found.\n"
-    lines = ["| variant | seed | accuracy (%) | 95% CI | n | SFT steps | train tokens | experiment |",
+    lines = ["| variant | seed | accuracy (%) | 95% Wilson interval | n | SFT steps | train tokens | experiment |",
              "|---|---|---|---|---|---|---|---|"]
     for r in items:
         lines.append(f"| {r.variant} | {r.curate_seed} | {100 * r.accuracy:.1f} | "

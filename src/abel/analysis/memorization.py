@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from abel.analysis.stats import bootstrap_accuracy
+from abel.analysis.stats import proportion
 
 
 def words(text: str) -> list[str]:
@@ -89,16 +89,15 @@ def probe(rows: Iterable[tuple[str, str, dict[str, Any]]], index: TrainIndex, th
     return out
 
 
-def summary(probes: Sequence[Probe], near: float = 0.5, *, resamples: int = 10_000, ci: float = 0.95,
-            seed: int = 0) -> list[dict[str, Any]]:
-    """Memorized rate (with a bootstrap CI) and accuracy for near and far questions, per benchmark."""
+def summary(probes: Sequence[Probe], near: float = 0.5, *, ci: float = 0.95) -> list[dict[str, Any]]:
+    """Memorized rate (with a Wilson interval) and accuracy for near and far questions, per benchmark."""
     out = []
     for benchmark in sorted({p.benchmark for p in probes}):
         for group in ("near", "far"):
             members = [p for p in probes if p.benchmark == benchmark and (p.question_similarity >= near) == (group == "near")]
             if not members:
                 continue
-            rate = bootstrap_accuracy([p.memorized for p in members], resamples=resamples, ci=ci, seed=seed)
+            rate = proportion([p.memorized for p in members], ci=ci)
             measured = [p.overlap for p in members if p.overlap is not None]
             out.append({"benchmark": benchmark, "group": group, "n": len(members), "memorized": rate.value,
                         "ci_lo": rate.lo, "ci_hi": rate.hi, "ci": ci,

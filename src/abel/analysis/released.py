@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from abel.analysis.stats import accuracy_by_tags, bootstrap_accuracy, mcnemar_exact, paired_bootstrap_delta
+from abel.analysis.stats import accuracy_by_tags, mcnemar_exact, paired_bootstrap_delta, proportion
 from abel.data.registry import question_from_abel_prompt
 from abel.io import read_jsonl
 
@@ -35,10 +35,10 @@ def model_size(model: str) -> float:
         return float("inf")
 
 
-def accuracy_table(scored: dict[Key, list[dict[str, Any]]], *, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
+def accuracy_table(scored: dict[Key, list[dict[str, Any]]], *, ci: float) -> list[dict[str, Any]]:
     rows = []
     for (benchmark, model, mode), items in sorted(scored.items(), key=lambda kv: (kv[0][0], model_size(kv[0][1]), kv[0])):
-        est = bootstrap_accuracy([r["correct"] for r in items], resamples=resamples, ci=ci, seed=seed)
+        est = proportion([r["correct"] for r in items], ci=ci)
         timeouts = sum(str(r.get("reason", "")).startswith("timeout") for r in items)
         rows.append({"benchmark": benchmark, "model": model, "mode": mode, "accuracy": est.value,
                      "ci_lo": est.lo, "ci_hi": est.hi, "ci": ci, "n": est.n, "timeouts": timeouts})
@@ -99,7 +99,7 @@ def gsm8k_step_tags(test_file: Path) -> dict[str, int]:
 
 
 def steps_table(scored: dict[Key, list[dict[str, Any]]], step_tags: dict[str, int], *, benchmark: str = "gsm8k",
-                max_bucket: int = 8, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
+                max_bucket: int = 8, ci: float) -> list[dict[str, Any]]:
     """Accuracy by number of gold reasoning steps (``>= max_bucket`` pooled), per model and mode."""
     out = []
     for (bench, model, mode), items in sorted(scored.items()):
@@ -109,8 +109,7 @@ def steps_table(scored: dict[Key, list[dict[str, Any]]], step_tags: dict[str, in
         if not kept:
             continue
         tags = [{"steps": min(s, max_bucket)} for _, s in kept]
-        for row in accuracy_by_tags([r["correct"] for r, _ in kept], tags, ["steps"],
-                                    resamples=resamples, ci=ci, seed=seed):
+        for row in accuracy_by_tags([r["correct"] for r, _ in kept], tags, ["steps"], ci=ci):
             out.append({"benchmark": bench, "model": model, "mode": mode, **row})
     return out
 
@@ -138,7 +137,7 @@ def write_accuracy_metrics(rows: list[dict[str, Any]], metrics_dir: Path) -> lis
     return paths
 
 
-def tag_table(scored: dict[Key, list[dict[str, Any]]], *, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
+def tag_table(scored: dict[Key, list[dict[str, Any]]], *, ci: float) -> list[dict[str, Any]]:
     """Accuracy per combination of a benchmark's registry tags (MATH level x subject, GSM-Plus perturbation)."""
     from abel.data.registry import benchmarks
 
@@ -148,7 +147,6 @@ def tag_table(scored: dict[Key, list[dict[str, Any]]], *, resamples: int, ci: fl
         keys = list(known[bench].tags) if bench in known else []
         if not keys or not items or "tags" not in items[0]:
             continue
-        for row in accuracy_by_tags([r["correct"] for r in items], [r.get("tags") or {} for r in items], keys,
-                                    resamples=resamples, ci=ci, seed=seed):
+        for row in accuracy_by_tags([r["correct"] for r in items], [r.get("tags") or {} for r in items], keys, ci=ci):
             out.append({"benchmark": bench, "model": model, "mode": mode, "tags": keys, **row})
     return out

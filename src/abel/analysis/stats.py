@@ -1,4 +1,10 @@
-"""Uncertainty for accuracies: percentile bootstrap, paired bootstrap of a difference, McNemar."""
+"""Uncertainty for accuracies.
+
+- one proportion (an accuracy, a rate): the Wilson score interval (``scipy.stats.binomtest``), which
+  stays honest at 0/n and n/n, where a bootstrap collapses to a zero-width interval;
+- a paired difference (same questions, two conditions): paired bootstrap of the mean difference,
+  with McNemar's exact test beside it.
+"""
 
 from __future__ import annotations
 
@@ -38,13 +44,18 @@ def _resample_means(arr: np.ndarray, resamples: int, rng: np.random.Generator, c
     return np.concatenate(out)
 
 
-def bootstrap_accuracy(correct: Sequence[bool], *, resamples: int = 10_000, ci: float = 0.95, seed: int = 0) -> Estimate:
-    """Accuracy with a percentile bootstrap confidence interval."""
-    arr = _as_bool(correct).astype(np.float64)
-    means = _resample_means(arr, resamples, np.random.default_rng(seed))
-    alpha = (1 - ci) / 2
-    lo, hi = np.quantile(means, [alpha, 1 - alpha])
-    return Estimate(float(arr.mean()), float(lo), float(hi), len(arr), ci)
+def proportion(correct: Sequence[bool], *, ci: float = 0.95) -> Estimate:
+    """A proportion (accuracy) of per-question verdicts with its Wilson score interval."""
+    arr = _as_bool(correct)
+    return wilson(int(arr.sum()), int(arr.size), ci=ci)
+
+
+def wilson(k: int, n: int, *, ci: float = 0.95) -> Estimate:
+    """``k`` of ``n`` with the Wilson score interval (0/24 gives about [0%, 13.8%], not [0%, 0%])."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    interval = binomtest(k, n).proportion_ci(confidence_level=ci, method="wilson")
+    return Estimate(k / n, float(interval.low), float(interval.high), n, ci)
 
 
 def paired_bootstrap_delta(base: Sequence[bool], other: Sequence[bool], *, resamples: int = 10_000,
@@ -83,8 +94,8 @@ def mcnemar_exact(base: Sequence[bool], other: Sequence[bool]) -> McNemar:
 
 
 def accuracy_by_tags(correct: Sequence[bool], tags: Sequence[dict[str, Any]], keys: Sequence[str], *,
-                     resamples: int = 10_000, ci: float = 0.95, seed: int = 0) -> list[dict[str, Any]]:
-    """Accuracy (with bootstrap CI) per combination of tag values, e.g. MATH level x subject."""
+                     ci: float = 0.95) -> list[dict[str, Any]]:
+    """Accuracy (with Wilson interval) per combination of tag values, e.g. MATH level x subject."""
     arr = _as_bool(correct)
     if len(tags) != arr.size:
         raise ValueError(f"{len(tags)} tag rows for {arr.size} verdicts")
@@ -93,17 +104,17 @@ def accuracy_by_tags(correct: Sequence[bool], tags: Sequence[dict[str, Any]], ke
         groups.setdefault(tuple(tag.get(k) for k in keys), []).append(i)
     rows = []
     for values, idx in sorted(groups.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
-        est = bootstrap_accuracy(arr[idx], resamples=resamples, ci=ci, seed=seed)
+        est = proportion(arr[idx], ci=ci)
         rows.append({**dict(zip(keys, values)), **est.to_dict()})
     return rows
 
 
-def accuracy_rows(verdicts: dict[int, dict[str, list[bool]]], *, resamples: int, ci: float, seed: int) -> list[dict[str, Any]]:
-    """One row per (step, split) of checkpoint verdicts: accuracy with a bootstrap CI."""
+def accuracy_rows(verdicts: dict[int, dict[str, list[bool]]], *, ci: float) -> list[dict[str, Any]]:
+    """One row per (step, split) of checkpoint verdicts: accuracy with a Wilson interval."""
     rows = []
     for step in sorted(verdicts):
         for split, correct in verdicts[step].items():
-            est = bootstrap_accuracy(correct, resamples=resamples, ci=ci, seed=seed)
+            est = proportion(correct, ci=ci)
             rows.append({"step": step, "split": split, "n": est.n, "accuracy": est.value, "ci_lo": est.lo,
                          "ci_hi": est.hi, "ci": ci})
     return rows

@@ -1,4 +1,9 @@
-"""Paper figures: colour-blind-safe palette, labelled axes, CIs as error bars, PNG + SVG."""
+"""Paper figures: colour-blind-safe palette, labelled axes, CIs as error bars, PNG + SVG.
+
+Figures are ``matplotlib.figure.Figure`` objects made without pyplot, so this module picks no
+backend: in a notebook, ``%matplotlib inline`` shows ``display(fig)`` as an image, and ``save``
+writes files anywhere (no display needed, nothing left open in pyplot).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import seaborn as sns
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from abel.analysis.released import model_size  # noqa: E402
-from abel.io import atomic_open  # noqa: E402
+from abel.analysis.released import model_size
+from abel.io import atomic_open
 
 PALETTE = sns.color_palette("colorblind")
 matplotlib.rcParams["svg.hashsalt"] = "abel"  # deterministic SVG ids: unchanged figures stay byte-identical
 
 
-def save(fig: plt.Figure, stem: Path) -> list[Path]:
+def save(fig: Figure, stem: Path) -> list[Path]:
     """Write ``stem.png`` and ``stem.svg`` atomically; return both paths."""
     paths = []
     for ext in ("png", "svg"):
@@ -29,7 +32,6 @@ def save(fig: plt.Figure, stem: Path) -> list[Path]:
             meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
             fig.savefig(fh, format=ext, dpi=150, bbox_inches="tight", metadata=meta)
         paths.append(path)
-    plt.close(fig)
     return paths
 
 
@@ -37,13 +39,14 @@ def _pct(x: float) -> float:
     return 100.0 * x
 
 
-def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> plt.Figure:
+def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> Figure:
     """Left: accuracy on the original vs perturbed set per model; right: paired delta with CI."""
     rows = sorted((r for r in rows if r["mode"] == mode), key=lambda r: model_size(r["model"]))
     if not rows:
         raise ValueError(f"no robustness rows for mode {mode!r}")
     sns.set_theme(style="whitegrid", context="paper")
-    fig, (ax_acc, ax_delta) = plt.subplots(1, 2, figsize=(8.5, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    fig = Figure(figsize=(8.5, 3.4))
+    ax_acc, ax_delta = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     one_pair = len({(r["base"], r["perturbed"]) for r in rows}) == 1
     one_model = len({r["model"] for r in rows}) == 1
     # x: the model (one pair, several models) or the perturbation (one model, several pairs)
@@ -85,13 +88,14 @@ def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> 
     return fig
 
 
-def steps_figure(rows: Sequence[dict[str, Any]], mode: str, title: str, max_bucket: int = 8) -> plt.Figure:
+def steps_figure(rows: Sequence[dict[str, Any]], mode: str, title: str, max_bucket: int = 8) -> Figure:
     """Accuracy by number of gold reasoning steps, one line per model, CI error bars."""
     rows = [r for r in rows if r["mode"] == mode]
     if not rows:
         raise ValueError(f"no per-step rows for mode {mode!r}")
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig = Figure(figsize=(5.5, 3.4))
+    ax = fig.subplots()
     models = sorted({r["model"] for r in rows}, key=model_size)
     for i, model in enumerate(models):
         pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["steps"])
@@ -110,13 +114,13 @@ def steps_figure(rows: Sequence[dict[str, Any]], mode: str, title: str, max_buck
     return fig
 
 
-def funnel_figure(funnel: dict[str, dict[str, int]], steps: Sequence[str], title: str) -> plt.Figure:
+def funnel_figure(funnel: dict[str, dict[str, int]], steps: Sequence[str], title: str) -> Figure:
     """Left: records read vs kept per source. Right: records removed by each filter, per source."""
     sns.set_theme(style="whitegrid", context="paper")
     removed_steps = [s for s in steps if s not in ("read", "kept", "selected")]
     sources = list(funnel)
-    fig, (ax_kept, ax_drop) = plt.subplots(1, 2, figsize=(10, 0.9 + 0.35 * len(removed_steps)),
-                                           gridspec_kw={"width_ratios": [2, 3]})
+    fig = Figure(figsize=(10, 0.9 + 0.35 * len(removed_steps)))
+    ax_kept, ax_drop = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 3]})
     ys = range(len(sources))
     ax_kept.barh(list(ys), [funnel[s]["read"] for s in sources], color="0.8", label="read")
     ax_kept.barh(list(ys), [funnel[s]["kept"] for s in sources], color=PALETTE[0], label="kept")
@@ -143,10 +147,11 @@ def funnel_figure(funnel: dict[str, dict[str, int]], steps: Sequence[str], title
     return fig
 
 
-def distribution_figure(values: dict[str, list[float]], xlabel: str, title: str, bins: int = 30) -> plt.Figure:
+def distribution_figure(values: dict[str, list[float]], xlabel: str, title: str, bins: int = 30) -> Figure:
     """Histogram of a per-record quantity (tokens, steps, level), one colour per source."""
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig = Figure(figsize=(5.5, 3.2))
+    ax = fig.subplots()
     for i, (name, vals) in enumerate(values.items()):
         if vals:
             ax.hist(vals, bins=bins, alpha=0.6, color=PALETTE[i % len(PALETTE)], label=f"{name} (n={len(vals)})")
@@ -158,10 +163,11 @@ def distribution_figure(values: dict[str, list[float]], xlabel: str, title: str,
     return fig
 
 
-def loss_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], title: str) -> plt.Figure:
+def loss_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], title: str) -> Figure:
     """Training loss per optimizer step and validation loss at its evaluation steps; LR on a twin axis."""
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig = Figure(figsize=(6.5, 3.4))
+    ax = fig.subplots()
     ax.plot([r["step"] for r in train], [r["loss"] for r in train], color=PALETTE[0], lw=1.2, label="train loss")
     if val:
         ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", color=PALETTE[1], lw=1.2, ms=4,
@@ -178,12 +184,13 @@ def loss_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], 
     return fig
 
 
-def ablation_figure(runs: Sequence[Any], title: str) -> plt.Figure:
+def ablation_figure(runs: Sequence[Any], title: str) -> Figure:
     """One point per run (accuracy, 95% bootstrap CI as an error bar), grouped by variant, with
     each variant's mean across seeds as a bar. ``runs``: abel.analysis.ablation.Run."""
     variants = sorted({r.variant for r in runs})
     seeds = sorted({r.curate_seed for r in runs})
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(variants)), 3.6))
+    fig = Figure(figsize=(max(5.0, 1.6 * len(variants)), 3.6))
+    ax = fig.subplots()
     for i, variant in enumerate(variants):
         mine = [r for r in runs if r.variant == variant]
         ax.bar(i, _pct(sum(r.accuracy for r in mine) / len(mine)), width=0.7, color=PALETTE[0], alpha=0.35,
@@ -205,10 +212,11 @@ def ablation_figure(runs: Sequence[Any], title: str) -> plt.Figure:
 
 
 def overfit_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], acc: Sequence[dict[str, Any]],
-                   title: str, test_label: str) -> plt.Figure:
+                   title: str, test_label: str) -> Figure:
     """Top: train and validation loss per step. Bottom: accuracy on training questions vs test
     questions at each saved checkpoint (bootstrap CIs as error bars). One shared step axis."""
-    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.5, 5.2), sharex=True, gridspec_kw={"height_ratios": [1, 1]})
+    fig = Figure(figsize=(6.5, 5.2))
+    ax_loss, ax_acc = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1]})
     ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], color=PALETTE[0], lw=1.2, label="train loss")
     if val:
         ax_loss.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", color=PALETTE[1], lw=1.2, ms=4,
