@@ -67,8 +67,14 @@ ablation: ablation-queue
 	$(BIN)/dvc exp run --run-all --jobs 1
 	$(BIN)/abel stage ablation
 
+# JupyterLab on this checkout, kernel "abel (.venv)". LAB_ARGS passes options to it, e.g.
+#   make lab LAB_ARGS="--ip 127.0.0.1 --port 8890 --no-browser"
+# As root (a container), jupyter refuses to start without --allow-root: it is added, and said.
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+	@if [ -n "$(LAB_ROOT)" ]; then echo "make lab: running as root, so JupyterLab starts with --allow-root"; fi
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) $(LAB_ROOT) $(LAB_ARGS)
 
 # re-pin requirements.lock to what is installed now (after changing pyproject.toml)
 lock: install

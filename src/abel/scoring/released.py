@@ -66,4 +66,4 @@ def load_summary(root: Path, relpath: str) -> list[dict[str, Any]]:
     """Rows of a ``score_summary.json`` the score stage wrote (keys ``benchmark/model/mode``)."""
     data = read_output(root, relpath, "score")
     return [{"benchmark": key.split("/")[0], "model": key.split("/")[1], "mode": key.split("/")[2], **row}
-            for key, row in data.items() if key != "provenance"]
+            for key, row in data.items()]

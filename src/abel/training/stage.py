@@ -10,10 +10,12 @@ from abel.config import Params
 from abel.io import atomic_open, read_csv_rows, read_output, write_json
 from abel.training.launch import RunResult, launch
 from abel.training.logs import RunLog, read_run, summary
-from abel.provenance import provenance
+from abel.provenance import record_run
 from abel.training.models import parameter_count
 
-TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s")
+# results only: throughput is a fact of the run (outputs/provenance/sft.json), not of the model
+TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
+RUN_FACTS = ("tokens_per_s", "resumes")
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
@@ -25,7 +27,8 @@ def write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) 
 
 def run(params: Params, root: Path, model_dir: str = "models/sft", metrics_dir: str = "metrics/sft",
         runs_dir: Path | None = None, progress: bool = True) -> tuple[RunResult, RunLog, dict[str, Any]]:
-    """Train (or resume), then write ``train.csv``, ``val.csv`` and ``summary.json`` under ``metrics_dir``."""
+    """Train (or resume), then write ``train.csv``, ``val.csv`` and ``summary.json`` under ``metrics_dir``
+    (results), and the run's provenance, throughput and resume count to ``outputs/provenance/sft.json``."""
     curated = root / "data" / "curated"
     val = curated / "val.jsonl"
     result = launch(params.sft, root, curated / "train.jsonl", val if val.is_file() else None,
@@ -38,9 +41,10 @@ def run(params: Params, root: Path, model_dir: str = "models/sft", metrics_dir: 
             "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
             "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,
             "run_dir": _relative(result.run_dir, root),  # its complete checkpoints: the overfit stage reads them
-            **summary(log),
-            "provenance": provenance(root, params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed})}
+            **summary(log)}
+    facts = {k: info.pop(k) for k in RUN_FACTS}
     write_json(out / "summary.json", info)
+    record_run(root, "sft", params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed}, run=facts)
     return result, log, info
 
 
