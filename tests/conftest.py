@@ -22,3 +22,26 @@ def released_files(data_dir: Path) -> list[Path]:
     files = sorted((data_dir / "abel_outputs" / "outputs").glob("*/*.jsonl"))
     assert files, f"no released generations under {data_dir}/abel_outputs/outputs"
     return files
+
+
+TINY_CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
+
+
+def make_tiny_llama(path: Path, max_positions: int = 256):
+    """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub), saved to
+    ``path`` as a Hugging Face folder; returns (model, tokenizer)."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TINY_CORPUS, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=max_positions,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    model = LlamaForCausalLM(cfg)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return model, tok

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_tiny_llama
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -208,23 +210,9 @@ def test_benchmarks_lists_the_registry(data_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub), saved as a
-    Hugging Face folder: what `--model <dir>` loads."""
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    corpus = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>")
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    """A random-init tiny Llama saved as a Hugging Face folder: what `--model <dir>` loads."""
     path = tmp_path_factory.mktemp("models") / "tiny-llama"
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
+    make_tiny_llama(path, max_positions=2048)
     return path
 
 

@@ -14,28 +14,15 @@ import pytest
 
 from abel.generation import runner
 from abel.generation.hf import HFGenerator, SamplingConfig, truncate_at_stop
+from tests.conftest import make_tiny_llama
 
-CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub)."""
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>")
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    model = LlamaForCausalLM(cfg)
     path = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
+    model, tok = make_tiny_llama(path)
     return model, tok, path
 
 
