@@ -11,7 +11,7 @@ from abel.provenance import git_state, params_hash, provenance
 
 
 def test_git_state_sees_commit_and_dirty_tree(tmp_path: Path) -> None:
-    assert git_state(tmp_path) == {"commit": None, "inputs_commit": None, "dirty": None}  # not a checkout: said, not guessed
+    assert git_state(tmp_path) == {"commit": None, "dirty": None}  # not a checkout: said, not guessed
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "src").mkdir()
@@ -26,13 +26,12 @@ def test_git_state_sees_commit_and_dirty_tree(tmp_path: Path) -> None:
     (tmp_path / "dvc.lock").write_text("b")
     assert git_state(tmp_path)["dirty"] is False
     (tmp_path / "src/f.py").write_text("b")
-    assert git_state(tmp_path) == {"commit": clean["commit"], "inputs_commit": clean["commit"], "dirty": True}
-    assert clean["inputs_commit"] == clean["commit"]
+    assert git_state(tmp_path) == {"commit": clean["commit"], "dirty": True}
     # a commit of outputs only (what follows a pipeline run) moves HEAD, not the inputs' commit
     subprocess.run(["git", "checkout", "-q", "src/f.py"], cwd=tmp_path, check=True)
     subprocess.run([*git, "commit", "-qam", "outputs"], cwd=tmp_path, check=True)
-    after = git_state(tmp_path)
-    assert after["commit"] != clean["commit"] and after["inputs_commit"] == clean["commit"] and after["dirty"] is False
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert head != clean["commit"] and git_state(tmp_path) == {"commit": clean["commit"], "dirty": False}
 
 
 def test_record_run_writes_provenance_and_run_facts_beside_the_metrics(tmp_path: Path) -> None:

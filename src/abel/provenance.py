@@ -31,8 +31,8 @@ INPUTS = ("src", "notebooks", "params.yaml", "dvc.yaml", "pyproject.toml", "requ
 
 
 def git_state(root: Path) -> dict[str, Any]:
-    """HEAD commit, the last commit that changed an input (``INPUTS``), and whether any tracked input
-    differs from HEAD (``None`` outside git)."""
+    """The last commit that changed an input (``INPUTS``), and whether any tracked input differs from
+    HEAD (``None`` outside git)."""
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
@@ -40,12 +40,11 @@ def git_state(root: Path) -> dict[str, Any]:
             return None
         return out.stdout.strip() if out.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
-    # the last commit that changed an input: the same for a run and for its re-run after the outputs
-    # were committed, so a report citing it is reproduced byte for byte
-    inputs_commit = git("log", "-1", "--format=%H", "--", *INPUTS)
+    # the last commit that changed an input, not HEAD: committing a run's outputs (or tests, docs) moves
+    # HEAD but not the code that made the numbers, so a re-run records, and reports, the same commit
+    commit = git("log", "-1", "--format=%H", "--", *INPUTS)
     status = git("status", "--porcelain", "--untracked-files=no", "--", *INPUTS)
-    return {"commit": commit, "inputs_commit": inputs_commit or None, "dirty": None if status is None else bool(status)}
+    return {"commit": commit or None, "dirty": None if status is None else bool(status)}
 
 
 def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
@@ -88,7 +87,7 @@ def params_hash(section: Any) -> str:
 
 def provenance(root: Path, params: Any, sections: tuple[str, ...], seeds: dict[str, int] | None = None,
                versions: dict[str, str] | None = None) -> dict[str, Any]:
-    """The block stages write under ``"provenance"`` in their metrics files (``versions``: extra entries)."""
+    """The block ``record_run`` writes to ``outputs/provenance/<stage>.json`` (``versions``: extra entries)."""
     return {
         **git_state(root),
         "profile": getattr(params, "profile", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -52,6 +53,21 @@ def test_summary_across_seeds() -> None:
     # the interval is Wilson's from the counts (320/400), not the experiment's own ci_lo/ci_hi (75, 85)
     assert "| stepwise | 1 | 80.0 | [75.8, 83.6] | 400 | 101 |" in table
     assert "| stepwise | 2 | 65.0 | 50.0 | 80.0 | 21.2 |" in table
+
+
+def test_runs_read_the_detailed_metrics_from_each_experiments_commit() -> None:
+    """exp show carries only the declared metric (headline.json): the detailed files come from `read`."""
+    committed = {}
+    tree = [{"rev": "base", "data": {}, "experiments": []}]
+    for e in TREE[1]["experiments"]:
+        entry = json.loads(json.dumps(e["revs"][0]))
+        for path, shown in (entry["data"].pop("metrics") or {}).items():
+            committed[(entry["rev"], path)] = shown["data"]
+        entry["data"]["metrics"] = {"metrics/headline.json": {"data": {"sft_val_loss": 1.0}}}
+        tree[0]["experiments"].append({"revs": [entry]})
+    assert ablation.runs(tree) == []  # nothing to read without the files
+    read = lambda rev, path: committed.get((rev, path))  # noqa: E731
+    assert ablation.runs(tree, read=read) == ablation.runs(TREE)
 
 
 def test_no_runs_is_said_plainly() -> None:

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import statistics
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,15 @@ def exp_show(root: Path) -> list[dict[str, Any]]:
     return json.loads(proc.stdout)
 
 
+def git_reader(root: Path) -> Callable[[str, str], dict[str, Any] | None]:
+    """Read a JSON file as committed in an experiment (``git show REV:PATH``); None if it is not there.
+    Only ``metrics/headline.json`` is a DVC metric, so ``exp show`` does not carry the detailed files."""
+    def read(rev: str, path: str) -> dict[str, Any] | None:
+        proc = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+    return read
+
+
 def _entries(tree: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Every committed experiment in exp-show JSON (baselines and the workspace are skipped)."""
     for baseline in tree:
@@ -73,14 +82,20 @@ def _entries(tree: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "strict",
-         profile: str = "arith") -> list[Run]:
-    """The runs of ``profile`` that measured ``benchmark``; failed or unfinished ones are skipped."""
+         profile: str = "arith", read: Callable[[str, str], dict[str, Any] | None] | None = None) -> list[Run]:
+    """The runs of ``profile`` that measured ``benchmark``; failed or unfinished ones are skipped.
+    Each run's accuracy and SFT summary come from the exp-show tree when it carries them, else from
+    ``read(rev, path)`` (``git_reader``: the files as the experiment committed them)."""
     out = []
     for entry in _entries(tree):
         data = entry.get("data") or {}
         params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
-        metrics = ((data.get("metrics") or {}).get(ACCURACY_FILE) or {}).get("data") or {}
-        sft_summary = ((data.get("metrics") or {}).get(SFT_FILE) or {}).get("data") or {}
+        def metric(path: str) -> dict[str, Any]:
+            shown = ((data.get("metrics") or {}).get(path) or {}).get("data")
+            if shown is None and read is not None and entry.get("rev") and not entry.get("error"):
+                shown = read(str(entry["rev"]), path)
+            return shown or {}
+        metrics, sft_summary = metric(ACCURACY_FILE), metric(SFT_FILE)
         row = metrics.get(f"{benchmark}/sft/{mode}")
         if entry.get("error") or params.get("profile") != profile or not row:
             continue

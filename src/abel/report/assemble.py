@@ -242,7 +242,7 @@ def provenance_section(led: Ledger, file: str = provenance_file("analyze")) -> s
         return (f"## Provenance of these numbers\n\n`{file}` is missing here: it is a DVC output of the `analyze` "
                 "stage (`dvc pull`, or `dvc repro`).\n")
     prov = led.load(file)
-    rows = [["code commit (the last to change an input)", led.cite(file, ("inputs_commit",))],
+    rows = [["code commit (the last to change an input)", led.cite(file, ("commit",))],
             ["inputs changed since", led.cite(file, ("dirty",))],
             ["profile", led.cite(file, ("profile",))]]
     rows += [[name, led.cite(file, ("versions", name))] for name in prov["versions"]]
@@ -360,7 +360,7 @@ def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readm
                     f"{_interval(led, steps_file, (last,), 'lo', 'hi')}, n = {led.cite(steps_file, (last, 'n'))}) "
                     f"of those in the longest bucket ({led.cite(steps_file, (last, 'steps'))} steps)")
         if parts:
-            items.append("**Longer solutions, lower accuracy** (GSM8K, abel scorer): " + "; ".join(parts) + ".")
+            items.append("**Accuracy by the length of the gold solution** (GSM8K, abel scorer): " + "; ".join(parts) + ".")
     differ, same = [], []
     for bench in ("gsm8k", "gsm8k_robust"):
         for model, f in _released_files(led, bench).items():
@@ -493,18 +493,19 @@ HEADLINE = "metrics/headline.json"
 
 def headline(root: Path) -> dict[str, Any]:
     """The few numbers ``dvc metrics show / diff`` and ``dvc exp show`` display (metrics/headline.json):
-    accuracies of the released generations and of our model (strict scorer), the robustness deltas,
-    and the SFT losses. Everything else stays in the detailed files beside it."""
+    accuracies of the released generations and of our model and the robustness deltas, each key
+    naming its scorer (and pair), and the SFT losses. Everything else stays in the detailed files."""
     led = Ledger(root)
     out: dict[str, Any] = {}
     for model, f in _released_files(led, "gsm8k").items():
-        out[f"released_gsm8k_{model}"] = led.value(f, ("strict", "accuracy"))
+        for mode, row in led.load(f).items():
+            if isinstance(row, dict) and "accuracy" in row:
+                out[f"released_gsm8k_{model}_{mode}"] = row["accuracy"]
     for row in led.load(f"{RELEASED}/robustness.json"):
+        out[f"released_delta_{row['perturbed']}_vs_{row['base']}_{row['model']}_{row['mode']}"] = row["delta"]
+    for row in led.load("metrics/ours/accuracy.json").values():
         if row["mode"] == "strict":
-            out[f"released_robust_delta_{row['model']}"] = row["delta"]
-    for key, row in led.load("metrics/ours/accuracy.json").items():
-        if row["mode"] == "strict":
-            out[f"ours_{row['benchmark']}"] = row["accuracy"]
+            out[f"ours_{row['benchmark']}_strict"] = row["accuracy"]
     sft = led.load("metrics/sft/summary.json")
     out.update({"sft_train_loss": sft["train_loss_final"], "sft_val_loss": sft["val_loss_final"]})
     return out
