@@ -226,7 +226,7 @@ def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float
 def table_row(stdout: str, benchmark: str, mode: str = "strict") -> dict[str, object]:
     """One row of the eval table: benchmark, mode, n, correct, accuracy %, [lo, hi] %."""
     header = next(line for line in stdout.splitlines() if line.startswith("benchmark"))
-    assert header.split() == ["benchmark", "mode", "n", "correct", "accuracy", "%", "95%", "CI", "%"]
+    assert header.split() == ["benchmark", "mode", "n", "correct", "accuracy", "%", "95%", "Wilson", "interval", "%"]
     line = next(line for line in stdout.splitlines() if line.split()[:2] == [benchmark, mode])
     _, _, n, correct, acc, lo, hi = line.split()
     return {"n": int(n), "correct": int(correct), "accuracy": float(acc),
@@ -321,11 +321,19 @@ def test_eval_missing_model_names_it(data_dir: Path, tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
-def test_eval_never_writes_into_a_dvc_tracked_output(tiny_model: Path) -> None:
-    for target in ("outputs/generations", "outputs/scored/ours/x", "outputs"):
+def test_eval_never_writes_into_a_dvc_tracked_output(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    """Outputs, inputs (code, notebooks, data) and the data folder are all refused, before any model loads
+    (in a copy of the checkout's params.yaml and dvc.yaml: a regression cannot write into this repo)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("params.yaml", "dvc.yaml"):
+        (repo / name).write_bytes((REPO / name).read_bytes())
+    for target in ("outputs/generations", "outputs/scored/ours/x", "outputs", "src/abel/scoring", "notebooks",
+                   "data/published/abel_readme.yaml", str(data_dir / "gsm8k")):
         proc = run_abel("eval", "--model", str(tiny_model), "--benchmarks", "gsm8k", "--limit", "1",
-                        "--output", target, cwd=REPO)
-        assert proc.returncode == 2 and "a pipeline output DVC tracks" in proc.stderr, (target, proc.stderr)
+                        "--data-dir", str(data_dir), "--output", target, cwd=repo)
+        assert proc.returncode == 2 and "a pipeline output or input DVC tracks" in proc.stderr, (target, proc.stderr)
+    assert sorted(p.name for p in repo.iterdir()) == ["dvc.yaml", "params.yaml"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")

@@ -139,7 +139,7 @@ def _tag_breakdown(rows: list[dict], correct: list[bool]) -> dict[str, list[dict
 
 def _tag_table(key: str, groups: list[dict]) -> str:
     shown = groups[:MAX_TAG_ROWS]
-    table = _table([key, "n", "correct", "accuracy %", "95% CI %"],
+    table = _table([key, "n", "correct", "accuracy %", "95% Wilson interval %"],
                    [["(none)" if g["value"] is None else str(g["value"]), g["n"], g["correct"], _pct(g["accuracy"]),
                      f"[{_pct(g['ci_lo'])}, {_pct(g['ci_hi'])}]"] for g in shown], right=(1, 2, 3))
     if len(groups) > len(shown):
@@ -408,21 +408,25 @@ def _model_label(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "model"
 
 
-def _tracked_overlap(root: Path, out: Path) -> str:
-    """The dvc.yaml output that ``out`` is, lies in or contains ('' if none): eval never writes there."""
+def _tracked_overlap(root: Path, out: Path, data_dir: Path | None = None) -> str:
+    """The dvc.yaml output or dependency (or the data folder) that ``out`` is, lies in or contains ('' if
+    none): eval never writes where the pipeline reads or writes."""
     import yaml
 
     try:
         stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {})
     except (OSError, yaml.YAMLError):
         stages = {}
+    guarded = [(str(data_dir), data_dir.resolve())] if data_dir is not None else []
     for spec in stages.values():
-        for kind in ("outs", "metrics", "plots"):
+        for kind in ("outs", "metrics", "plots", "deps"):
             for entry in (spec or {}).get(kind) or []:
                 for rel in ([entry] if isinstance(entry, str) else list(entry) if isinstance(entry, dict) else []):
-                    tracked = (root / rel).resolve()
-                    if out == tracked or tracked in out.parents or out in tracked.parents:
-                        return rel
+                    if "${" not in rel:  # interpolated deps live under data.dir, guarded above
+                        guarded.append((rel, (root / rel).resolve()))
+    for rel, tracked in guarded:
+        if out == tracked or tracked in out.parents or out in tracked.parents:
+            return rel
     return ""
 
 
@@ -477,8 +481,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     params = params.model_copy(update={"generate": gp, "data": DataParams(dir=str(data_dir))})
     label = _model_label(args.model)
     out = Path(args.output).expanduser().resolve() if args.output else base / "outputs" / "eval" / label
-    if root and (clash := _tracked_overlap(root, out)):
-        return fail(f"--output {out} overlaps {clash}, a pipeline output DVC tracks (dvc.yaml): choose another folder")
+    if root and (clash := _tracked_overlap(root, out, data_dir)):
+        return fail(f"--output {out} overlaps {clash}, a pipeline output or input DVC tracks (dvc.yaml): "
+                    "choose another folder")
     modes = {"strict": ["strict"], "abel": ["abel"], "both": ["strict", "abel"]}[args.mode]
     try:
         if "abel" in modes:
@@ -528,7 +533,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         + (f", {gen['precision']}" if gen.get("precision") else "")
     print(f"{args.model} ({where}), limit {args.limit or 'none'}, max_new_tokens {gp.max_new_tokens}, "
           f"temperature {gp.temperature:g}, seed {gp.seed}")
-    print(_table(["benchmark", "mode", "n", "correct", "accuracy %", "95% CI %"],
+    print(_table(["benchmark", "mode", "n", "correct", "accuracy %", "95% Wilson interval %"],
                  [[r["benchmark"], r["mode"], r["n"], r["correct"], _pct(r["accuracy"]),
                    "-" if r["ci_lo"] is None else f"[{_pct(r['ci_lo'])}, {_pct(r['ci_hi'])}]"] for r in results],
                  right=(2, 3, 4)))

@@ -158,6 +158,13 @@ def read_output(root: Path, relpath: str, stage: str) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_output_rows(root: Path, relpath: str, stage: str, required: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """A stage's JSONL output (DVC-cached: absent from a fresh clone until pulled or re-run)."""
+    if not (root / relpath).is_file():
+        raise MissingOutput(f"{relpath} does not exist here: run `dvc repro {stage}` (or `dvc pull`) first")
+    return read_jsonl(root / relpath, required)
+
+
 def read_csv_rows(path: Path, stage: str) -> list[dict[str, Any]]:
     """A stage's numeric CSV (``metrics/sft/train.csv``): empty cells become None, ``step`` an int."""
     import csv

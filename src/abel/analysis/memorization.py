@@ -113,7 +113,8 @@ def markdown(rows: Sequence[dict[str, Any]], n: int, threshold: float, near: flo
     head = (f"A response is *memorized* when at least {threshold:.0%} of its word {n}-grams occur in one training "
             f"target; a question is *near* when its word-3-gram Jaccard similarity to a training question is at "
             f"least {near}.\n\n")
-    lines = ["| benchmark | questions | n | memorized | 95% CI | mean overlap | accuracy |", "|---|---|---|---|---|---|---|"]
+    level = f"{round(100 * rows[0]['ci'])}% Wilson interval"
+    lines = [f"| benchmark | questions | n | memorized | {level} | mean overlap | accuracy |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         mean = "-" if r["mean_overlap"] is None else f"{r['mean_overlap']:.2f}"
         lines.append(f"| {r['benchmark']} | {r['group']} | {r['n']} | {r['memorized']:.1%} | "

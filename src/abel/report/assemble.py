@@ -88,6 +88,13 @@ def _link(title: str, url: str) -> str:
     return "[" + title.replace("[", "\\[").replace("]", "\\]") + "](" + url + ")"
 
 
+def _level(led: Ledger) -> str:
+    """The confidence level the analyze stage used (``analyze.ci``), as the intervals' label says it."""
+    for row in led.load("metrics/ours/accuracy.json").values():
+        return f"{100 * row['ci']:g}%"
+    return f"{100 * led.load(f'{RELEASED}/robustness.json')[0]['ci']:g}%"
+
+
 def _source(*files: str) -> str:
     return "\n*Source: " + ", ".join(f"`{f}`" for f in files) + "*\n"
 
@@ -110,7 +117,7 @@ def released_section(led: Ledger) -> str:
                              led.cite(f, (mode, "accuracy"), PCT),
                              f"[{led.cite(f, (mode, 'ci_lo'), PCT)}, {led.cite(f, (mode, 'ci_hi'), PCT)}]"])
     out = ["## Abel's released generations, rescored\n",
-           _table(["benchmark", "model", "scorer", "n", "accuracy", "95% Wilson interval"], rows), _source(*files)]
+           _table(["benchmark", "model", "scorer", "n", "accuracy", f"{_level(led)} Wilson interval"], rows), _source(*files)]
     rob = "metrics/released/robustness.json"
     rrows = []
     for i, r in enumerate(led.load(rob)):
@@ -119,7 +126,7 @@ def released_section(led: Ledger) -> str:
                       f"[{led.cite(rob, (i, 'delta_lo'), '{:+.2%}')}, {led.cite(rob, (i, 'delta_hi'), '{:+.2%}')}]",
                       led.cite(rob, (i, "mcnemar", "p_value"), "{:.3f}")])
     out += ["\n### Robustness: GSM8K vs GSM8k_robust, paired\n",
-            _table(["model", "scorer", "pairs", "GSM8K", "GSM8k_robust", "delta", "95% paired bootstrap CI", "McNemar p"], rrows),
+            _table(["model", "scorer", "pairs", "GSM8K", "GSM8k_robust", "delta", f"{_level(led)} paired bootstrap CI", "McNemar p"], rrows),
             _source(rob), "\n![robustness](../figures/released/robustness_abel.png)\n"]
     return "\n".join(out)
 
@@ -199,7 +206,7 @@ def ours_section(led: Ledger, file: str = "metrics/ours/accuracy.json", gen: str
             f"up to {led.cite(gen, ('max_new_tokens',))} new tokens, {led.cite(gen, ('samples',))} sample(s) per question.\n")
     fig = "figures/ours/robustness_strict.png"
     return "\n".join(["## Our model on the benchmarks\n", head,
-                      _table(["benchmark", "scorer", "n", "accuracy", "95% Wilson interval"], rows) if rows else "No generations.\n",
+                      _table(["benchmark", "scorer", "n", "accuracy", f"{_level(led)} Wilson interval"], rows) if rows else "No generations.\n",
                       _source(file, gen), f"\n![our robustness](../{fig})\n" if (led.root / fig).is_file() else ""])
 
 
@@ -215,7 +222,7 @@ def overfit_section(led: Ledger, file: str = "metrics/sft/overfit.json") -> str:
         "## Overfitting across checkpoints\n",
         f"Each saved checkpoint answered the same training questions and the same "
         f"{led.cite(file, ('test_benchmark',))} test questions (greedy).\n",
-        _table(["step", "questions", "n", "accuracy", "95% Wilson interval"], rows), _source(file),
+        _table(["step", "questions", "n", "accuracy", f"{_level(led)} Wilson interval"], rows), _source(file),
         "\n![overfit](../figures/overfit/overfit.png)\n"])
 
 
@@ -233,7 +240,7 @@ def memorization_section(led: Ledger, file: str = "metrics/ours/memorization.jso
         f"A response counts as memorized when at least {led.cite(file, ('settings', 'threshold'), '{:.0%}')} of its word "
         f"{led.cite(file, ('settings', 'ngram'))}-grams occur in one training target; a test question is near when its "
         f"word-3-gram Jaccard similarity to a training question is at least {led.cite(file, ('settings', 'near'))}.\n",
-        _table(["benchmark", "questions", "n", "memorized", "95% Wilson interval", "mean copied share", "accuracy"], rows)
+        _table(["benchmark", "questions", "n", "memorized", f"{_level(led)} Wilson interval", "mean copied share", "accuracy"], rows)
         if rows else "No generations to probe.\n", _source(file)]) if st else ""
 
 
@@ -259,7 +266,7 @@ def limits_section(led: Ledger, profile: str, sft_file: str = "metrics/sft/summa
     best = max(ours, key=lambda k: (ours[k]["accuracy"], ours[k]["n"]), default=None)
     measured = ("No benchmark was generated for our model." if best is None else
                 f"Its best accuracy here (strict scorer) is {led.cite(ours_file, (best, 'accuracy'), PCT)} on "
-                f"{ours[best]['benchmark']} (n = {led.cite(ours_file, (best, 'n'))}, 95% Wilson interval "
+                f"{ours[best]['benchmark']} (n = {led.cite(ours_file, (best, 'n'))}, {_level(led)} Wilson interval "
                 f"[{led.cite(ours_file, (best, 'ci_lo'), PCT)}, {led.cite(ours_file, (best, 'ci_hi'), PCT)}]).")
     if profile == "arith":
         return "\n".join([
@@ -309,7 +316,7 @@ def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readm
                          rob_file: str = f"{RELEASED}/robustness.json", steps_file: str = f"{RELEASED}/accuracy_by_steps.json",
                          ours_file: str = "metrics/ours/accuracy.json", sft_file: str = "metrics/sft/summary.json") -> str:
     """The headline numbers, each with its interval, each cited like every other number in the report."""
-    wilson, paired = "95% Wilson interval", "95% paired bootstrap CI"
+    wilson, paired = f"{_level(led)} Wilson interval", f"{_level(led)} paired bootstrap CI"
     pub = led.load(pub_file)
     released = _released_files(led, "gsm8k")
     items = []
@@ -386,7 +393,7 @@ def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readm
             f"steps) answers {led.cite(ours_file, (key, 'accuracy'), PCT)} of {ours[key]['benchmark']} correctly "
             f"({wilson} {_interval(led, ours_file, (key,))}, n = {led.cite(ours_file, (key, 'n'))}, strict scorer).")
     return "\n".join(["## Key findings\n", *(f"- {t}" for t in items), "",
-                      "Accuracies carry 95% Wilson intervals; differences between paired accuracies carry 95% paired "
+                      f"Accuracies carry {_level(led)} Wilson intervals; differences between paired accuracies carry {_level(led)} paired "
                       "bootstrap CIs. Every number in this report is read from the file named under its table or in "
                       "its sentence (`reports/report_sources.json` lists each one with its file and key).\n"])
 
@@ -417,7 +424,7 @@ def steps_section(led: Ledger, file: str = f"{RELEASED}/accuracy_by_steps.json")
         rows.append(row)
     header = ["benchmark", "model", "gold steps", "n"]
     for mode in modes:
-        header += [f"accuracy ({mode})", "95% Wilson interval"]
+        header += [f"accuracy ({mode})", f"{_level(led)} Wilson interval"]
     figs = [f"figures/released/accuracy_by_steps_{m}.png" for m in modes]
     fig = next((f for f in figs if (led.root / f).is_file()), None)
     return "\n".join([
@@ -450,7 +457,7 @@ def change_section(led: Ledger, file: str = f"{RELEASED}/robustness_by_change.js
         f"changed (a pair can fall in several groups); *broken* counts answers right on {base} and wrong on {other}, "
         f"*fixed* the reverse. {mode} scorer" + (f"; the file also holds the {', '.join(others)} scorer's rows" if others
                                                   else "") + ".\n",
-        _table(["model", "how the numbers changed", "pairs", base, other, "delta", "95% paired bootstrap CI",
+        _table(["model", "how the numbers changed", "pairs", base, other, "delta", f"{_level(led)} paired bootstrap CI",
                 "broken", "fixed"], rows), _source(file)])
 
 
@@ -492,23 +499,23 @@ HEADLINE = "metrics/headline.json"
 
 
 def headline(root: Path) -> dict[str, Any]:
-    """The few numbers ``dvc metrics show / diff`` and ``dvc exp show`` display (metrics/headline.json):
-    accuracies of the released generations and of our model and the robustness deltas, each key
-    naming its scorer (and pair), and the SFT losses. Everything else stays in the detailed files."""
+    """The few numbers ``dvc metrics show / diff`` and ``dvc exp show`` display (metrics/headline.json),
+    short enough to read on one screen: the released generations' GSM8K accuracy and robustness delta
+    per model (abel scorer, the paper's), our model's GSM8K and MATH500 accuracy (strict scorer), and
+    the final SFT losses. Every other number stays in the detailed files beside it."""
     led = Ledger(root)
-    out: dict[str, Any] = {}
+    released: dict[str, Any] = {}
     for model, f in _released_files(led, "gsm8k").items():
-        for mode, row in led.load(f).items():
-            if isinstance(row, dict) and "accuracy" in row:
-                out[f"released_gsm8k_{model}_{mode}"] = row["accuracy"]
+        if "abel" in led.load(f):
+            released[f"gsm8k_{model}"] = led.value(f, ("abel", "accuracy"))
     for row in led.load(f"{RELEASED}/robustness.json"):
-        out[f"released_delta_{row['perturbed']}_vs_{row['base']}_{row['model']}_{row['mode']}"] = row["delta"]
-    for row in led.load("metrics/ours/accuracy.json").values():
-        if row["mode"] == "strict":
-            out[f"ours_{row['benchmark']}_strict"] = row["accuracy"]
+        if row["mode"] == "abel" and (row["base"], row["perturbed"]) == ("gsm8k", "gsm8k_robust"):
+            released[f"robust_delta_{row['model']}"] = row["delta"]
+    ours = {r["benchmark"]: r["accuracy"] for r in led.load("metrics/ours/accuracy.json").values()
+            if r["mode"] == "strict" and r["benchmark"] in ("gsm8k", "math500")}
     sft = led.load("metrics/sft/summary.json")
-    out.update({"sft_train_loss": sft["train_loss_final"], "sft_val_loss": sft["val_loss_final"]})
-    return out
+    return {"released": released, "ours": ours,
+            "sft": {"train_loss": sft["train_loss_final"], "val_loss": sft["val_loss_final"]}}
 
 
 def referenced_images(markdown: str) -> list[str]:

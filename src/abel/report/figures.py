@@ -185,7 +185,7 @@ def loss_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], 
 
 
 def ablation_figure(runs: Sequence[Any], title: str) -> Figure:
-    """One point per run (accuracy, 95% bootstrap CI as an error bar), grouped by variant, with
+    """One point per run (accuracy, 95% Wilson interval as an error bar), grouped by variant, with
     each variant's mean across seeds as a bar. ``runs``: abel.analysis.ablation.Run."""
     variants = sorted({r.variant for r in runs})
     seeds = sorted({r.curate_seed for r in runs})
@@ -200,7 +200,7 @@ def ablation_figure(runs: Sequence[Any], title: str) -> Figure:
             x = i + (k - (len(seeds) - 1) / 2) * 0.18
             ax.errorbar(x, _pct(r.accuracy), yerr=[[_pct(r.accuracy - r.ci_lo)], [_pct(r.ci_hi - r.accuracy)]],
                         fmt="o", ms=5, capsize=3, color=PALETTE[1 + k % (len(PALETTE) - 1)],
-                        label=f"seed {r.curate_seed} (95% CI)" if i == 0 or r.curate_seed not in
+                        label=f"seed {r.curate_seed} (95% Wilson interval)" if i == 0 or r.curate_seed not in
                         {q.curate_seed for q in runs if variants.index(q.variant) < i} else None)
     ax.set_xticks(range(len(variants)), variants, rotation=15, ha="right")
     ax.set_ylabel(f"accuracy on {runs[0].benchmark} (%)" if runs else "accuracy (%)")
@@ -214,7 +214,7 @@ def ablation_figure(runs: Sequence[Any], title: str) -> Figure:
 def overfit_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]], acc: Sequence[dict[str, Any]],
                    title: str, test_label: str) -> Figure:
     """Top: train and validation loss per step. Bottom: accuracy on training questions vs test
-    questions at each saved checkpoint (bootstrap CIs as error bars). One shared step axis."""
+    questions at each saved checkpoint (Wilson intervals as error bars). One shared step axis."""
     fig = Figure(figsize=(6.5, 5.2))
     ax_loss, ax_acc = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1]})
     ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], color=PALETTE[0], lw=1.2, label="train loss")

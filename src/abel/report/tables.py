@@ -52,7 +52,7 @@ def accuracy_markdown(rows: Sequence[dict[str, Any]], published: dict[str, Any])
         ci = f"[{_pp(r['ci_lo'])}, {_pp(r['ci_hi'])}]"
         body.append([r["benchmark"], r["model"].upper(), r["mode"], r["n"], _pp(r["accuracy"]), ci,
                      r["timeouts"], "" if paper is None else f"{paper:.2f}"])
-    header = ["benchmark", "model", "scorer", "n", "accuracy (%)", f"{int(rows[0]['ci'] * 100)}% CI", "timeouts",
+    header = ["benchmark", "model", "scorer", "n", "accuracy (%)", f"{int(rows[0]['ci'] * 100)}% Wilson interval", "timeouts",
               "published (Abel README)"]
     if not pub:  # our own models: nothing published to compare with, so no empty column
         header, body = header[:-1], [b[:-1] for b in body]
@@ -87,7 +87,7 @@ def tags_markdown(rows: Sequence[dict[str, Any]]) -> str:
         keys = part[0]["tags"]
         body = [[*(r[k] for k in keys), r["n"], _pp(r["value"], 1), f"[{_pp(r['lo'], 1)}, {_pp(r['hi'], 1)}]"]
                 for r in part]
-        out.append(f"**{key[0]}, {key[1]}, {key[2]} scorer**\n\n" + _md([*keys, "n", "accuracy (%)", "CI"], body))
+        out.append(f"**{key[0]}, {key[1]}, {key[2]} scorer**\n\n" + _md([*keys, "n", "accuracy (%)", "Wilson interval"], body))
     return "\n".join(out)
 
 
@@ -97,5 +97,5 @@ def change_markdown(rows: Sequence[dict[str, Any]]) -> str:
              f"{100 * r['delta']:+.2f}", f"[{100 * r['delta_lo']:+.2f}, {100 * r['delta_hi']:+.2f}]",
              r["broken"], r["fixed"]] for r in rows]
     return _md(["model", "scorer", "how the numbers changed", "pairs", f"{rows[0]['base']} (%)",
-                f"{rows[0]['perturbed']} (%)", "delta (pp)", f"{int(rows[0]['ci'] * 100)}% CI",
+                f"{rows[0]['perturbed']} (%)", "delta (pp)", f"{int(rows[0]['ci'] * 100)}% paired bootstrap CI",
                 "answers broken", "answers fixed"], body)
