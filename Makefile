@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README):
 #   make repro   install everything into .venv/ and run the pipeline (dvc repro, default params)
 #   make test    install the same and run the full test suite (slow tests included)
+#   make test-fast  the fast tier only (no test marked slow), under two minutes
 #   make lab     JupyterLab in the same environment
 
 PYTHON ?= python3.11
@@ -21,7 +22,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test lab lock clean ablation ablation-queue
+.PHONY: install repro test test-fast lab lock clean ablation ablation-queue
 
 install: $(STAMP)
 
@@ -45,6 +46,11 @@ repro: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# the fast tier (under two minutes on a 2-core machine): everything but the tests marked slow
+# (the pipeline end to end, multi-process training, the corpus rebuilt, transformers' offline lookups)
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # The curation ablation (README: "Curation ablation"): DVC experiments on the arith profile,
 # curate.format x seeds, plus dedupe off and decontamination off; then the comparison notebook.

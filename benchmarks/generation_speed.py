@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     prompts = [item.prompt for item in registry.load("gsm8k", args.data_dir)[: args.n]]
     cfg = SamplingConfig(max_new_tokens=args.max_new_tokens)
-    print(f"| model | backend | prompts | generated tokens | seconds | tokens/s | speed-up |")
+    print("| model | backend | prompts | generated tokens | seconds | tokens/s | speed-up |")
     print("|---|---|---|---|---|---|---|")
     for name, load in (("tiny (random init)", tiny_model), ("SmolLM2-135M", smollm2)):
         model, tok = load()

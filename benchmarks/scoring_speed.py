@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from abel.io import read_jsonl
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 
 
 Verdicts = list[bool]

@@ -62,3 +62,38 @@ def test_the_committed_resolved_view_is_current() -> None:
 
     committed = yaml.safe_load((REPO / RESOLVED_PARAMS).read_text())
     assert committed == resolved_view(load_params(REPO / "params.yaml")), "run `abel params --write`"
+
+
+# what a notebook may not do in a code cell: define behaviour or write files (the stage module does)
+_WRITERS = {"write_text", "write_bytes", "write_json", "write_jsonl", "write_csv", "save", "savefig", "to_csv",
+            "to_json", "dump", "mkdir", "unlink", "rename", "replace", "touch", "rmtree", "remove"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_code_cells_define_nothing_and_write_nothing(path: Path) -> None:
+    """Thin notebooks: parameters, a stage's run (when recompute) or load, display. No function, class or
+    lambda definitions, no file writes (open for writing, write_*/save/savefig/...)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+        for node in ast.walk(ast.parse(source)):
+            where = f"{path.name} code cell {i}, line {getattr(node, 'lineno', '?')}"
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)), \
+                f"{where} defines a function or class: move it into src/abel/stages/"
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                assert name not in _WRITERS, f"{where} writes a file ({name}): the stage module writes"
+                if name == "open":
+                    modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
+                    modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+                    assert not any(set(str(m)) & set("wax+") for m in modes), f"{where} opens a file for writing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_calls_its_stage_module(path: Path) -> None:
+    """Each notebook runs or loads through abel.stages.<its stage>."""
+    stage = path.stem.split("_", 1)[1]
+    text = "".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert f"from abel.stages import {stage}" in text

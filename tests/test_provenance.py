@@ -35,7 +35,8 @@ def test_git_state_sees_commit_and_dirty_tree(tmp_path: Path) -> None:
 
 
 def test_record_run_writes_provenance_and_run_facts_beside_the_metrics(tmp_path: Path) -> None:
-    from abel.provenance import provenance_file, record_run
+    from abel.artifacts import provenance as provenance_file
+    from abel.provenance import record_run
 
     params = parse_params({})
     record = record_run(tmp_path, "sft", params, ("sft",), {"sft": 0}, run={"tokens_per_s": 12.5})

@@ -49,7 +49,7 @@ def _check_output(args: argparse.Namespace) -> str:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from abel.scoring import score_rows
+    from abel.scoring.runner import score_rows
     from abel.scoring.pool import PaperScorerMissing
 
     if args.output and (problem := _check_output(args)):
@@ -439,7 +439,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from abel.config import DataParams, GenerateParams, ParamsError
     from abel.data import registry
-    from abel.generation import stage
+    from abel.generation.batch import generate_benchmarks
     from abel.generation.backends import BackendError, resolve_model
     from abel.io import check_writable, write_json
     from abel.procs import WorkFolderBusy
@@ -505,7 +505,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     gen_dir = out / "generations"
     try:  # the generate stage's own code: backend, resumable runner, published schema
-        gen, facts = stage.generate_benchmarks(params, base, gen_dir, out / "work", progress=not args.quiet)
+        gen, facts = generate_benchmarks(params, base, gen_dir, out / "work", progress=not args.quiet)
     except (BackendError, WorkFolderBusy) as exc:  # nothing was generated: leave no folder behind
         if not existed:
             shutil.rmtree(out, ignore_errors=True)

@@ -28,6 +28,11 @@ def find_root(start: str | Path | None = None) -> Path:
     raise ParamsError(f"no repo root (a folder with dvc.yaml and params.yaml) at or above {here}")
 
 
+def resolve_precision(precision: str, gpu: bool) -> str:
+    """``auto``: bf16 on a GPU, fp32 on a CPU; ``fp32`` / ``bf16`` as given (training and generation)."""
+    return precision if precision != "auto" else ("bf16" if gpu else "fp32")
+
+
 class ParamsError(ValueError):
     """params.yaml is missing, unparsable or invalid; the message names the key."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -130,19 +128,19 @@ def write_text(path: str | Path, text: str) -> None:
         fh.write(text)
 
 
-def code_digest(*modules: str) -> str:
-    """Hash of the source files of the given ``abel`` modules/packages (a code change is a new run)."""
-    h = hashlib.sha256()
-    for name in modules:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise ImportError(f"no module {name}")
-        origin = Path(spec.origin)
-        files = sorted(origin.parent.rglob("*.py")) + sorted(origin.parent.rglob("*.json")) \
-            if origin.name == "__init__.py" else [origin]
-        for path in files:
-            h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()
+def relative_to(path: Path, base: Path) -> str | None:
+    """``path`` relative to ``base`` (both resolved), in POSIX form; None when it is not under it."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def relative_to_root(path: Path, root: Path) -> str:
+    """How a tracked file names another: relative to the repo root when under it (the same on every
+    machine), else the absolute path."""
+    rel = relative_to(path, root)
+    return str(path) if rel is None else rel
 
 
 class MissingOutput(FileNotFoundError):

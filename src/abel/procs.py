@@ -27,8 +27,9 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,40 +96,34 @@ def command_owner() -> int | None:
         return None
 
 
-def watch_process(pid: int, on_gone: int = signal.SIGTERM, every_s: float = 0.5) -> None:
-    """Send ``on_gone`` to this process once ``pid`` has ended (a daemon thread polls; the process's
-    start time is compared too, so a reused pid does not count as alive)."""
-    import threading
-
+def watch_process(pid: int, on_gone: Callable[[], None], every_s: float = 0.5) -> None:
+    """Call ``on_gone()`` from a daemon thread once ``pid`` has ended (its start time is compared too,
+    so a reused pid does not count as alive). Called from the thread itself, not through a signal:
+    a process-directed signal may land on any thread, and the main thread, blocked waiting for the
+    kernel, would only run the handler when it next wakes."""
     import psutil
 
-    try:
-        watched = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        os.kill(os.getpid(), on_gone)
-        return
-
     def poll() -> None:
-        while watched.is_running() and watched.status() != psutil.STATUS_ZOMBIE:
-            time.sleep(every_s)
-        os.kill(os.getpid(), on_gone)
-
-    def guarded() -> None:
         try:
-            poll()
+            watched = psutil.Process(pid)
+            while watched.is_running() and watched.status() != psutil.STATUS_ZOMBIE:
+                time.sleep(every_s)
         except psutil.NoSuchProcess:
-            os.kill(os.getpid(), on_gone)
+            pass
+        on_gone()
 
-    threading.Thread(target=guarded, name=f"watch-{pid}", daemon=True).start()
+    threading.Thread(target=poll, name=f"watch-{pid}", daemon=True).start()
 
 
 def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None = None) -> None:
     """In a stage's top process: when the process that started it dies (the parent, or the one past a
     ``sh -c`` shell), or on SIGTERM / SIGHUP, end every descendant, remove the ``cleanup`` files and
     the ``scratch`` folder, and exit with 128 + the signal."""
+    stopping = threading.Lock()
 
-    def handler(signum: int, frame: object) -> None:
-        signal.signal(signum, signal.SIG_IGN)
+    def stop(signum: int) -> None:
+        if not stopping.acquire(blocking=False):
+            return  # already stopping (a signal and the watcher at once)
         terminate_tree()
         for path in cleanup or []:
             path.unlink(missing_ok=True)
@@ -138,12 +133,16 @@ def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None 
               "(re-running resumes from what was saved)", file=sys.stderr, flush=True)
         os._exit(128 + signum)
 
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)
+        stop(signum)
+
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
     parent_death_signal(signal.SIGTERM)
     owner = command_owner()
-    if owner is not None and owner != os.getppid():
-        watch_process(owner)
+    if owner is not None:  # also the direct parent: the watcher acts at once, a signal may wait
+        watch_process(owner, lambda: stop(signal.SIGTERM))
 
 
 def _holders(path: Path) -> list[str]:

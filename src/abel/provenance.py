@@ -10,8 +10,6 @@ every result leaves them byte-identical.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import subprocess
@@ -19,6 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from abel import artifacts
+from abel.fingerprint import fingerprint
 from abel.io import write_json
 
 LIBRARIES = ("abel-repro", "torch", "transformers", "accelerate", "deepspeed", "vllm", "math-verify", "sympy", "dvc")
@@ -80,9 +80,8 @@ def hardware() -> dict[str, Any]:
 
 
 def params_hash(section: Any) -> str:
-    """sha256 of a params section as canonical JSON (pydantic models or plain data)."""
-    data = section.model_dump() if hasattr(section, "model_dump") else section
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """The fingerprint of a params section (pydantic model or plain data)."""
+    return fingerprint(section)
 
 
 def provenance(root: Path, params: Any, sections: tuple[str, ...], seeds: dict[str, int] | None = None,
@@ -98,17 +97,9 @@ def provenance(root: Path, params: Any, sections: tuple[str, ...], seeds: dict[s
     }
 
 
-PROVENANCE_DIR = "outputs/provenance"
-
-
-def provenance_file(stage: str) -> str:
-    """Where ``stage`` records its provenance and run facts (relative to the repo root)."""
-    return f"{PROVENANCE_DIR}/{stage}.json"
-
-
 def record_run(root: Path, stage: str, params: Any, sections: tuple[str, ...], seeds: dict[str, int] | None = None,
                versions: dict[str, str] | None = None, run: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``outputs/provenance/<stage>.json``: the provenance block and ``run`` (timings, resumes)."""
     record = {**provenance(root, params, sections, seeds, versions), "run": run or {}}
-    write_json(root / provenance_file(stage), record)
+    write_json(root / artifacts.provenance(stage), record)
     return record

@@ -13,7 +13,7 @@ from abel.config import CurateParams, ParamsError, parse_params
 from abel.curation import filters, formats
 from abel.curation.pipeline import CurationError, curate
 from abel.data.sources import TRAIN_SOURCES, BadRecord, Record, SourceError, SourceSpec, resolve
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 
 
 def rec(rid: str, question: str, rationale: str = "2 + 3 = 5", answer: str = "5", kind: str = "numeric",

@@ -9,7 +9,7 @@ import pytest
 
 from abel.config import EvalSetName
 from abel.data import registry
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 
 # rows per file, from shared/data/MANIFEST.md
 EXPECTED_ROWS = {"gsm8k": 1319, "gsm8k_robust": 1319, "math": 5000, "math500": 500, "svamp": 1000, "asdiv": 2215,

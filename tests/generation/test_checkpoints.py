@@ -6,6 +6,7 @@ from pathlib import Path
 
 from abel.analysis.stats import accuracy_rows
 from abel.generation import checkpoints as ck
+from abel.modelio import CHECKPOINT_COMPLETE
 from abel.scoring.runner import correct_by_kind
 
 
@@ -15,7 +16,7 @@ def test_only_complete_checkpoints_count(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         (folder / "config.json").write_text("{}")
         if complete:
-            (folder / ck.COMPLETE).write_text("")
+            (folder / CHECKPOINT_COMPLETE).write_text("")
     (tmp_path / "checkpoints" / "checkpoint-x").mkdir()
     assert [s for s, _ in ck.saved_checkpoints(tmp_path)] == [4, 8]
 

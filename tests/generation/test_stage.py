@@ -11,10 +11,11 @@ import pytest
 
 from abel.config import ParamsError, parse_params
 from abel.data import registry
-from abel.generation import stage
+from abel.generation.batch import run_key
+from abel.stages import generate as stage
 from abel.generation.backends import BackendError, backend, resolve_model
 from abel.io import read_jsonl
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 
 
 def params(data_dir: Path, **generate: object):
@@ -66,14 +67,14 @@ def test_gsm8k_and_robust_subsets_pair_by_id(data_dir: Path) -> None:
 
 def test_run_key_changes_with_params_and_model(data_dir: Path, tmp_path: Path) -> None:
     p = params(data_dir)
-    assert stage.run_key(p, tmp_path) == stage.run_key(params(data_dir), tmp_path)
-    assert stage.run_key(p, tmp_path) != stage.run_key(params(data_dir, max_new_tokens=7), tmp_path)
+    assert run_key(p, tmp_path) == run_key(params(data_dir), tmp_path)
+    assert run_key(p, tmp_path) != run_key(params(data_dir, max_new_tokens=7), tmp_path)
     model = tmp_path / "m"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    key = stage.run_key(params(data_dir, model=str(model)), tmp_path)
+    key = run_key(params(data_dir, model=str(model)), tmp_path)
     (model / "model.safetensors").write_bytes(b"new weights")
-    assert stage.run_key(params(data_dir, model=str(model)), tmp_path) != key
+    assert run_key(params(data_dir, model=str(model)), tmp_path) != key
 
 
 def test_missing_sft_model_says_run_sft(tmp_path: Path) -> None:

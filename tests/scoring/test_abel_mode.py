@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abel.io import read_jsonl
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 from abel.scoring.legacy import extract
 from abel.scoring.minerva import normalize_final_answer
 

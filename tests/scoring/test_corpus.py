@@ -49,6 +49,7 @@ def test_row_schema(rows) -> None:
     assert templates[False] > templates[True] > 0  # mostly the boxed "final answer" line
 
 
+@pytest.mark.slow  # builds the 2,400-row corpus a second time (~10 s)
 def test_deterministic(math_test) -> None:
     a = corpus.build_corpus(math_test, seed=3, size=500)
     b = corpus.build_corpus(math_test, seed=3, size=500)

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 from abel.scoring.corpus import build_corpus
 
 # Measured on the default corpus (seed 0, 2,400 rows); a change that moves them must say why.

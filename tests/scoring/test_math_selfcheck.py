@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from abel.io import read_jsonl
-from abel.scoring import score_rows, strict
+from abel.scoring import strict
+from abel.scoring.runner import score_rows
 from abel.scoring.extract import last_boxed
 from abel.scoring.pool import WorkerPool
 

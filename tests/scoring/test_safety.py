@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 
 SENTINEL = Path("/tmp/abel_scorer_must_not_create_this")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from abel.scoring import score_rows
+from abel.scoring.runner import score_rows
 from abel.scoring.extract import extract_final, last_boxed
 from abel.scoring.numeric import parse_number
 from abel.scoring.strict import choice_letter, infer_kind, judge_fast

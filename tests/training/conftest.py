@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from abel.data.registry import ABEL_PROMPT
+from abel.modelio import ABEL_PROMPT
 
 
 

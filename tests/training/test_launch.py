@@ -99,6 +99,7 @@ def test_model_sources_are_checked_before_training(tmp_path: Path) -> None:
         check_source(str(tmp_path / "m"), tmp_path)
 
 
+@pytest.mark.slow  # transformers' own offline lookups take ~20 s
 def test_hub_model_offline_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -115,10 +116,24 @@ def test_launch_refuses_bad_inputs_before_starting(tmp_path: Path, curated: tupl
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()  # nothing half-made
 
 
-def test_run_key_tracks_params_and_data(tmp_path: Path, curated: tuple[Path, Path]) -> None:
+def test_run_key_tracks_params_plan_data_and_the_ranks_code(tmp_path: Path, curated: tuple[Path, Path]) -> None:
     train, val = curated
-    key = run_key(sft(), train, val)
-    assert key == run_key(sft(), train, val)
-    assert key != run_key(sft(lr=1e-4), train, val)
+    p = plan(sft(processes=2), tmp_path, gpus=0)
+    key = run_key(sft(processes=2), p, train, val)
+    assert key == run_key(sft(processes=2), p, train, val)
+    assert key != run_key(sft(processes=2, lr=1e-4), p, train, val)
+    assert key != run_key(sft(processes=2), plan(sft(processes=1), tmp_path, gpus=0), train, val)  # another layout
+    assert key != run_key(sft(processes=2), p, train, None)
     copy = write_curated(tmp_path / "t.jsonl", [json.loads(line) for line in train.read_text().splitlines()[:-1]])
-    assert key != run_key(sft(), copy, val)
+    assert key != run_key(sft(processes=2), p, copy, val)
+
+
+def test_run_key_covers_the_ranks_code_and_not_the_launcher() -> None:
+    """What the ranks run (python -m abel.training.train and its imports, core modules aside) is in the
+    key; the launcher, the log reader and the stage module are not, so editing them never retrains."""
+    from abel.training.launch import RANK_CODE
+    from tests.imports import closure
+
+    ranks = {m for m in closure("abel.training.train") if m.startswith("abel.training.") or m == "abel.modelio"}
+    assert ranks <= set(RANK_CODE), f"the ranks also run {sorted(ranks - set(RANK_CODE))}: add them to RANK_CODE"
+    assert not {"abel.training.launch", "abel.training.logs"} & set(RANK_CODE)

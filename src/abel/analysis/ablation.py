@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abel import artifacts as A
 from abel.analysis.stats import wilson
+from abel.report.tables import markdown_table
 
-ACCURACY_FILE = "metrics/ours/accuracy.json"
-SFT_FILE = "metrics/sft/summary.json"
-RUNS_FILE = "reports/ablation_runs.json"  # the compared runs, kept in git: a fresh clone re-renders from it
+ACCURACY_FILE = A.OURS_ACCURACY
+SFT_FILE = A.SFT_SUMMARY
 
 
 class AblationError(RuntimeError):
@@ -47,6 +48,7 @@ class Run:
     train_tokens: int
     epochs: float = 0.0
     extra_epochs: bool = False  # trained for other than the profile's usual number of epochs
+    ci: float = 0.95  # the interval's level
 
     @property
     def variant(self) -> str:
@@ -96,7 +98,7 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
                 shown = read(str(entry["rev"]), path)
             return shown or {}
         metrics, sft_summary = metric(ACCURACY_FILE), metric(SFT_FILE)
-        row = metrics.get(f"{benchmark}/sft/{mode}")
+        row = metrics.get(A.metric_key(benchmark, A.OWN_MODEL, mode))
         if entry.get("error") or params.get("profile") != profile or not row:
             continue
         # the interval from the counts (experiments run before the switch to Wilson saved a bootstrap one)
@@ -111,7 +113,7 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
             sft_seed=int(sft.get("seed", 0)), benchmark=benchmark, accuracy=float(row["accuracy"]),
             ci_lo=est.lo, ci_hi=est.hi, n=int(row["n"]),
             steps=int(sft_summary.get("steps", 0)), train_tokens=int(sft_summary.get("train_tokens_seen", 0)),
-            epochs=epochs))
+            epochs=epochs, ci=est.ci))
     # runs at other than the usual (most common) number of epochs are their own variant
     if out:
         usual = statistics.mode(r.epochs for r in out)
@@ -149,7 +151,7 @@ def report_markdown(items: list[Run], *, profile: str, benchmark: str, mode: str
     """reports/ablation.md: where the runs come from, both tables, and the figure."""
     return (f"# Curation ablation ({profile} profile)\n\n"
             f"Accuracy on `{benchmark}` ({mode} scoring) of each finished `dvc exp` run with `profile: {profile}` "
-            f"({source}), compared by notebooks/90_ablation.ipynb; 95% Wilson intervals over the benchmark's "
+            f"({source}), compared by notebooks/90_ablation.ipynb; {100 * items[0].ci:g}% Wilson intervals over the benchmark's "
             f"questions.\n\n" + markdown(items) + "\n![accuracy](../figures/ablation/accuracy.png)\n")
 
 
@@ -175,13 +177,13 @@ def markdown(items: list[Run]) -> str:
     """Per-run table (accuracy with its Wilson interval) and the per-variant summary across seeds."""
     if not items:
         return "No finished experiments of this profile were found.\n"
-    lines = ["| variant | seed | accuracy (%) | 95% Wilson interval | n | SFT steps | train tokens | experiment |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in items:
-        lines.append(f"| {r.variant} | {r.curate_seed} | {100 * r.accuracy:.1f} | "
-                     f"[{100 * r.ci_lo:.1f}, {100 * r.ci_hi:.1f}] | {r.n} | {r.steps} | {r.train_tokens} | {r.name} |")
-    lines += ["", "| variant | seeds | mean (%) | min | max | sd across seeds |", "|---|---|---|---|---|---|"]
-    for s in summarize(items):
-        lines.append(f"| {s.variant} | {s.seeds} | {100 * s.mean:.1f} | {100 * s.min:.1f} | {100 * s.max:.1f} | "
-                     f"{100 * s.sd:.1f} |")
-    return "\n".join(lines) + "\n"
+    level = f"{100 * items[0].ci:g}% Wilson interval"
+    runs = markdown_table(
+        ["variant", "seed", "accuracy (%)", level, "n", "SFT steps", "train tokens", "experiment"],
+        [[r.variant, r.curate_seed, f"{100 * r.accuracy:.1f}", f"[{100 * r.ci_lo:.1f}, {100 * r.ci_hi:.1f}]", r.n,
+          r.steps, r.train_tokens, r.name] for r in items])
+    seeds = markdown_table(
+        ["variant", "seeds", "mean (%)", "min", "max", "sd across seeds"],
+        [[s.variant, s.seeds, f"{100 * s.mean:.1f}", f"{100 * s.min:.1f}", f"{100 * s.max:.1f}", f"{100 * s.sd:.1f}"]
+         for s in summarize(items)])
+    return runs + "\n" + seeds

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from abel.analysis.stats import proportion
+from abel.report.tables import markdown_table
 
 
 def words(text: str) -> list[str]:
@@ -113,13 +114,11 @@ def markdown(rows: Sequence[dict[str, Any]], n: int, threshold: float, near: flo
     head = (f"A response is *memorized* when at least {threshold:.0%} of its word {n}-grams occur in one training "
             f"target; a question is *near* when its word-3-gram Jaccard similarity to a training question is at "
             f"least {near}.\n\n")
-    level = f"{round(100 * rows[0]['ci'])}% Wilson interval"
-    lines = [f"| benchmark | questions | n | memorized | {level} | mean overlap | accuracy |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        mean = "-" if r["mean_overlap"] is None else f"{r['mean_overlap']:.2f}"
-        lines.append(f"| {r['benchmark']} | {r['group']} | {r['n']} | {r['memorized']:.1%} | "
-                     f"[{r['ci_lo']:.1%}, {r['ci_hi']:.1%}] | {mean} | {r['accuracy']:.1%} |")
-    return head + "\n".join(lines) + "\n"
+    level = f"{100 * rows[0]['ci']:g}% Wilson interval"
+    return head + markdown_table(
+        ["benchmark", "questions", "n", "memorized", level, "mean overlap", "accuracy"],
+        [[r["benchmark"], r["group"], r["n"], f"{r['memorized']:.1%}", f"[{r['ci_lo']:.1%}, {r['ci_hi']:.1%}]",
+          "-" if r["mean_overlap"] is None else f"{r['mean_overlap']:.2f}", f"{r['accuracy']:.1%}"] for r in rows])
 
 
 def to_dicts(probes: Sequence[Probe]) -> list[dict[str, Any]]:

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from abel.artifacts import model_order
+from abel.data.sources import count_steps
 from abel.analysis.stats import accuracy_by_tags, mcnemar_exact, paired_bootstrap_delta, proportion
-from abel.data.registry import question_from_abel_prompt
+from abel.modelio import question_from_abel_prompt
 from abel.io import read_jsonl
 
 Key = tuple[str, str, str]  # (benchmark, model, mode)
@@ -27,17 +29,9 @@ def load_scored(scored_dir: Path, required: bool = True) -> dict[Key, list[dict[
     return scored
 
 
-def model_size(model: str) -> float:
-    """Sort key for model names like 7b / 13b / 70b (unknown names sort last)."""
-    try:
-        return float(model.lower().rstrip("b"))
-    except ValueError:
-        return float("inf")
-
-
 def accuracy_table(scored: dict[Key, list[dict[str, Any]]], *, ci: float) -> list[dict[str, Any]]:
     rows = []
-    for (benchmark, model, mode), items in sorted(scored.items(), key=lambda kv: (kv[0][0], model_size(kv[0][1]), kv[0])):
+    for (benchmark, model, mode), items in sorted(scored.items(), key=lambda kv: (kv[0][0], model_order(kv[0][1]), kv[0])):
         est = proportion([r["correct"] for r in items], ci=ci)
         timeouts = sum(str(r.get("reason", "")).startswith("timeout") for r in items)
         rows.append({"benchmark": benchmark, "model": model, "mode": mode, "accuracy": est.value,
@@ -58,7 +52,7 @@ def robustness_table(scored: dict[Key, list[dict[str, Any]]], pairs: list[tuple[
     """
     rows = []
     for base_name, other_name in pairs:
-        for (bench, model, mode), base in sorted(scored.items(), key=lambda kv: (model_size(kv[0][1]), kv[0])):
+        for (bench, model, mode), base in sorted(scored.items(), key=lambda kv: (model_order(kv[0][1]), kv[0])):
             if bench != base_name or (other_name, model, mode) not in scored:
                 continue
             other_by_id = {r["id"]: r for r in scored[(other_name, model, mode)]}
@@ -93,8 +87,7 @@ def gsm8k_step_tags(test_file: Path) -> dict[str, int]:
     """Question text -> number of reasoning steps (solution lines before ``####``) in GSM8K test."""
     tags = {}
     for row in read_jsonl(test_file, required=("question", "answer")):
-        body = row["answer"].split("####")[0]
-        tags[row["question"].strip()] = sum(1 for line in body.splitlines() if line.strip())
+        tags[row["question"].strip()] = count_steps(row["answer"].split("####")[0])
     return tags
 
 

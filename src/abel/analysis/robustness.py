@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from abel.analysis.stats import paired_bootstrap_delta
-from abel.data.registry import question_from_abel_prompt
+from abel.modelio import question_from_abel_prompt
 from abel.scoring.numeric import parse_number
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")

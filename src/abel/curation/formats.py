@@ -10,16 +10,16 @@ import re
 from typing import Literal
 
 from abel.data.sources import Record
+from abel.modelio import abel_prompt
 
 Format = Literal["answer_only", "original", "stepwise"]
-PROMPT = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"  # Abel's prompt
 
 _CALC = re.compile(r"<<[^<>]*>>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\$(])")
 
 
 def prompt(record: Record) -> str:
-    return PROMPT.format(question=record.question)
+    return abel_prompt(record.question)
 
 
 def strip_calculator(text: str) -> str:

@@ -10,12 +10,23 @@ from typing import Any
 
 from tqdm import tqdm
 
+from abel import artifacts as A
 from abel.config import CurateParams
 from abel.curation import filters, formats
 from abel.curation.tokens import token_counter
-from abel.data.sources import (PROCEDURAL_SOURCES, TRAIN_SOURCES, BadRecord, Record, SourceError, load_eval_questions,
-                               procedural_records, read_source, resolve)
-from abel.io import read_output, write_json, write_jsonl
+from abel.data.sources import (
+    PROCEDURAL_SOURCES,
+    TRAIN_SOURCES,
+    BadRecord,
+    Record,
+    SourceError,
+    load_eval_questions,
+    procedural_records,
+    read_source,
+    resolve,
+)
+from abel.io import relative_to, write_json, write_jsonl
+from abel.report.tables import markdown_table
 
 STEPS = ("read", "malformed", "unverified", "too_long", "duplicate", "near_duplicate", "contaminated", "kept", "selected")
 
@@ -119,9 +130,8 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
     def rows(items: list[Record]) -> list[dict[str, Any]]:
         return [{**r.to_dict(), "prompt": formats.prompt(r), "target": targets[r.id]} for r in items]
 
-    out = root / "data" / "curated"
-    write_jsonl(out / "train.jsonl", rows(train))
-    write_jsonl(out / "val.jsonl", rows(val))
+    write_jsonl(root / A.CURATED_TRAIN, rows(train))
+    write_jsonl(root / A.CURATED_VAL, rows(val))
 
     report = {
         "funnel": {name: {step: funnel[name][step] for step in STEPS} for name in active},
@@ -133,24 +143,17 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
                           "by_test_set": dict(Counter(h.test_set for h in hits)),
                           "by_method": dict(Counter(h.method for h in hits))},
     }
-    reports = root / "reports" / "curation"
-    write_json(reports / "report.json", report)
+    reports = root / A.CURATION_REPORTS
+    write_json(root / A.CURATION_REPORT, report)
     write_jsonl(reports / "contamination.jsonl", (asdict(h) for h in hits))
     write_jsonl(reports / "dropped.jsonl", (asdict(d) for d in drops))
     return report
 
 
-def load_report(root: Path) -> dict[str, Any]:
-    """The report ``curate`` wrote, without curating: for the notebook in JupyterLab."""
-    return dict(read_output(root, "reports/curation/report.json", "curate"))
-
-
 def _relative(path: Path, data_dir: Path, root: Path) -> str:
     for base, label in ((data_dir, "<data.dir>"), (root, ".")):
-        try:
-            return f"{label}/{path.resolve().relative_to(base.resolve())}"
-        except ValueError:
-            continue
+        if (rel := relative_to(path, base)) is not None:
+            return f"{label}/{rel}"
     return str(path)
 
 
@@ -164,9 +167,7 @@ def _examples(drops: list[filters.Drop], by_id: dict[str, Record], per_reason: i
 
 
 def funnel_markdown(report: dict[str, Any]) -> str:
-    header = "| source | " + " | ".join(STEPS) + " |\n|" + "---|" * (len(STEPS) + 1) + "\n"
-    lines = [f"| {name} | " + " | ".join(str(c[s]) for s in STEPS) + " |" for name, c in report["funnel"].items()]
-    body = header + "\n".join(lines) + "\n"
+    body = markdown_table(["source", *STEPS], [[name, *(c[s] for s in STEPS)] for name, c in report["funnel"].items()])
     body += f"\ntrain: {report['train']}, val: {report['val']} (format: {report['format']}, curriculum: {report['curriculum']})\n"
     body += (f"\ncontamination: {report['contamination']['hits']} hits on {report['contamination']['records']} "
              f"training records, by test set: {report['contamination']['by_test_set']}\n")

@@ -20,11 +20,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abel.io import InputError, read_jsonl
+from abel.modelio import ABEL_PROMPT, question_from_abel_prompt
 from abel.scoring.extract import last_boxed
 from abel.scoring.numeric import plain_number
 
 REGISTRY_DIR = Path(__file__).parent / "benchmarks"
-ABEL_PROMPT = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
 
 
 class RegistryError(ValueError):
@@ -145,15 +145,6 @@ def _rows(bench: Benchmark, path: Path) -> list[dict[str, Any]]:
         return read_jsonl(path)
     except InputError as exc:
         raise RegistryError(str(exc)) from None
-
-
-_ABEL_PROMPT_QUESTION = re.compile(r"Question:\n(.*)\nAnswer:", re.DOTALL)
-
-
-def question_from_abel_prompt(prompt: str) -> str:
-    """The question inside Abel's ``Question:\n{q}\nAnswer:...`` prompt (the prompt itself if it is not one)."""
-    match = _ABEL_PROMPT_QUESTION.match(prompt)
-    return match.group(1).strip() if match else prompt.strip()
 
 
 def question_of(bench: Benchmark, row: dict[str, Any]) -> str:

@@ -54,6 +54,11 @@ def _text(raw: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
+def count_steps(rationale: str) -> int:
+    """Reasoning steps of a worked solution (the text before its ``####`` answer line): non-empty lines."""
+    return sum(1 for line in rationale.splitlines() if line.strip())
+
+
 def _gsm8k(raw: dict[str, Any], rid: str, source: str) -> Record:
     question, solution = _text(raw, "question"), _text(raw, "answer")
     if "####" not in solution:
@@ -65,7 +70,7 @@ def _gsm8k(raw: dict[str, Any], rid: str, source: str) -> Record:
     rationale = rationale.strip()
     if not rationale:
         raise BadRecord("answer", "empty rationale before '####'")
-    steps = sum(1 for line in rationale.splitlines() if line.strip())
+    steps = count_steps(rationale)
     return Record(rid, source, question, rationale, answer, "numeric", {"steps": steps})
 
 
@@ -113,7 +118,7 @@ def _gsm_symbolic(raw: dict[str, Any], rid: str, source: str) -> Record:
     rationale = cot.rpartition("####")[0].strip() if "####" in cot else cot.strip()
     if not rationale:
         raise BadRecord("metadata.answer_cot", "missing or empty")
-    steps = sum(1 for line in rationale.splitlines() if line.strip())
+    steps = count_steps(rationale)
     return Record(rid, source, question, rationale, answer, "numeric", {"steps": steps})
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from abel.config import GenerateParams
+from abel.config import GenerateParams, resolve_precision
 from abel.generation.hf import HFGenerator, SamplingConfig, truncate_at_stop
 from abel import modelio
 
@@ -41,7 +41,7 @@ def hf_backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str, 
 
     where, gguf = resolve_model(params.model, root)
     gpu = torch.cuda.is_available()
-    precision = params.precision if params.precision != "auto" else ("bf16" if gpu else "fp32")
+    precision = resolve_precision(params.precision, gpu)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     kw = {"gguf_file": gguf} if gguf else {}
     try:
@@ -68,7 +68,7 @@ def vllm_backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str
         raise BackendError("generate.backend: vllm is wired here for Hugging Face model directories; "
                            "use backend: hf for a GGUF model")
     llm = vllm.LLM(model=where, tensor_parallel_size=params.tensor_parallel, seed=params.seed,
-                   dtype="bfloat16" if params.precision in ("auto", "bf16") else "float32")
+                   dtype="bfloat16" if resolve_precision(params.precision, gpu=True) == "bf16" else "float32")
     cfg = sampling(params)
     sp = vllm.SamplingParams(n=1, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens,
                              stop=list(cfg.stop) or None, seed=cfg.seed)

@@ -8,7 +8,6 @@ and a fixed subset of a *test* benchmark. The overfit stage scores them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,17 +15,12 @@ from tqdm import tqdm
 
 from abel.config import GenerateParams
 from abel.generation.backends import hf_backend
-from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE
+from abel.modelio import complete_checkpoints
 
 
 def saved_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, folder) of the run's complete checkpoints, by step."""
-    found = []
-    for path in (run_dir / "checkpoints").glob("checkpoint-*"):
-        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-        if match and (path / COMPLETE).is_file() and (path / "config.json").is_file():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    """(step, folder) of the run's complete checkpoints that hold a loadable model, by step."""
+    return [(step, path) for step, path in complete_checkpoints(run_dir / "checkpoints") if (path / "config.json").is_file()]
 
 
 def generate_at_checkpoints(checkpoints: Sequence[tuple[int, Path]], prompts: Sequence[str], params: GenerateParams,

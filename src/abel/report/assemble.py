@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from abel.provenance import provenance_file
+from abel import artifacts as A
 from abel.report.tables import is_numeric, markdown_table
 
 Path_ = tuple[Any, ...]  # keys / indices into a JSON document
@@ -90,7 +90,7 @@ def _link(title: str, url: str) -> str:
 
 def _level(led: Ledger) -> str:
     """The confidence level the analyze stage used (``analyze.ci``), as the intervals' label says it."""
-    for row in led.load("metrics/ours/accuracy.json").values():
+    for row in led.load(A.OURS_ACCURACY).values():
         return f"{100 * row['ci']:g}%"
     return f"{100 * led.load(f'{RELEASED}/robustness.json')[0]['ci']:g}%"
 
@@ -107,7 +107,7 @@ def released_section(led: Ledger) -> str:
         bench, model = path.stem.rsplit("__", 1)
         return bench, float(model.rstrip("b")) if model.rstrip("b").isdigit() else float("inf")
 
-    files = [p.relative_to(led.root).as_posix() for p in sorted((led.root / "metrics/released").glob("*__*.json"), key=order)]
+    files = [p.relative_to(led.root).as_posix() for p in sorted((led.root / A.RELEASED_METRICS).glob("*__*.json"), key=order)]
     rows = []
     for f in files:
         entry = led.load(f)
@@ -118,7 +118,7 @@ def released_section(led: Ledger) -> str:
                              f"[{led.cite(f, (mode, 'ci_lo'), PCT)}, {led.cite(f, (mode, 'ci_hi'), PCT)}]"])
     out = ["## Abel's released generations, rescored\n",
            _table(["benchmark", "model", "scorer", "n", "accuracy", f"{_level(led)} Wilson interval"], rows), _source(*files)]
-    rob = "metrics/released/robustness.json"
+    rob = A.RELEASED_ROBUSTNESS
     rrows = []
     for i, r in enumerate(led.load(rob)):
         rrows.append([r["model"].upper(), r["mode"], led.cite(rob, (i, "n_paired")), led.cite(rob, (i, "acc_base"), PCT),
@@ -131,7 +131,7 @@ def released_section(led: Ledger) -> str:
     return "\n".join(out)
 
 
-def published_section(led: Ledger, file: str = "data/published/abel_readme.yaml") -> str:
+def published_section(led: Ledger, file: str = A.PUBLISHED) -> str:
     pub = led.load(file)
     rows = [[bench, model.upper(), led.cite(file, ("accuracy", bench, model), "{:.2f}")]
             for bench, models in pub["accuracy"].items() for model in models]
@@ -167,7 +167,7 @@ def published_section(led: Ledger, file: str = "data/published/abel_readme.yaml"
     return "\n".join(out)
 
 
-def curation_section(led: Ledger, file: str = "reports/curation/report.json") -> str:
+def curation_section(led: Ledger, file: str = A.CURATION_REPORT) -> str:
     funnel = led.load(file)["funnel"]
     steps = list(next(iter(funnel.values())))
     rows = [[source, *(led.cite(file, ("funnel", source, s)) for s in steps)] for source in funnel]
@@ -185,7 +185,7 @@ def curation_section(led: Ledger, file: str = "reports/curation/report.json") ->
                       _source(file), "\n![funnel](../figures/curation/funnel.png)\n", *contamination])
 
 
-def sft_section(led: Ledger, file: str = "metrics/sft/summary.json", run_file: str = provenance_file("sft")) -> str:
+def sft_section(led: Ledger, file: str = A.SFT_SUMMARY, run_file: str = A.provenance("sft")) -> str:
     keys = [("model", "{}"), ("parameters", "{:,}"), ("world_size", "{}"), ("engine", "{}"), ("zero_stage", "{}"),
             ("precision", "{}"), ("packing", "{}"), ("steps", "{}"), ("epochs", "{:.2f}"),
             ("train_loss_first", "{:.4f}"), ("train_loss_final", "{:.4f}"), ("val_loss_first", "{:.4f}"),
@@ -197,7 +197,7 @@ def sft_section(led: Ledger, file: str = "metrics/sft/summary.json", run_file: s
                       "\n![loss](../figures/sft/loss.png)\n"])
 
 
-def ours_section(led: Ledger, file: str = "metrics/ours/accuracy.json", gen: str = "metrics/generate/summary.json") -> str:
+def ours_section(led: Ledger, file: str = A.OURS_ACCURACY, gen: str = A.GENERATE_SUMMARY) -> str:
     acc = led.load(file)
     rows = [[r["benchmark"], r["mode"], led.cite(file, (k, "n")), led.cite(file, (k, "accuracy"), PCT),
              f"[{led.cite(file, (k, 'ci_lo'), PCT)}, {led.cite(file, (k, 'ci_hi'), PCT)}]"]
@@ -210,7 +210,7 @@ def ours_section(led: Ledger, file: str = "metrics/ours/accuracy.json", gen: str
                       _source(file, gen), f"\n![our robustness](../{fig})\n" if (led.root / fig).is_file() else ""])
 
 
-def overfit_section(led: Ledger, file: str = "metrics/sft/overfit.json") -> str:
+def overfit_section(led: Ledger, file: str = A.OVERFIT_METRICS) -> str:
     if not (led.root / file).is_file():
         return ""
     data = led.load(file)
@@ -226,7 +226,7 @@ def overfit_section(led: Ledger, file: str = "metrics/sft/overfit.json") -> str:
         "\n![overfit](../figures/overfit/overfit.png)\n"])
 
 
-def memorization_section(led: Ledger, file: str = "metrics/ours/memorization.json") -> str:
+def memorization_section(led: Ledger, file: str = A.OURS_MEMORIZATION) -> str:
     if not (led.root / file).is_file():
         return ""
     data = led.load(file)
@@ -244,7 +244,7 @@ def memorization_section(led: Ledger, file: str = "metrics/ours/memorization.jso
         if rows else "No generations to probe.\n", _source(file)]) if st else ""
 
 
-def provenance_section(led: Ledger, file: str = provenance_file("analyze")) -> str:
+def provenance_section(led: Ledger, file: str = A.provenance("analyze")) -> str:
     if not (led.root / file).is_file():  # a DVC output: absent from a clone until pulled or re-run
         return (f"## Provenance of these numbers\n\n`{file}` is missing here: it is a DVC output of the `analyze` "
                 "stage (`dvc pull`, or `dvc repro`).\n")
@@ -259,8 +259,8 @@ def provenance_section(led: Ledger, file: str = provenance_file("analyze")) -> s
     return "\n".join(["## Provenance of these numbers\n", _table(["", "value"], rows), _source(file)])
 
 
-def limits_section(led: Ledger, profile: str, sft_file: str = "metrics/sft/summary.json",
-                   ours_file: str = "metrics/ours/accuracy.json") -> str:
+def limits_section(led: Ledger, profile: str, sft_file: str = A.SFT_SUMMARY,
+                   ours_file: str = A.OURS_ACCURACY) -> str:
     """What this profile's run can and cannot show, stated from its own numbers."""
     ours = {k: r for k, r in led.load(ours_file).items() if r["mode"] == "strict"}
     best = max(ours, key=lambda k: (ours[k]["accuracy"], ours[k]["n"]), default=None)
@@ -292,29 +292,24 @@ def limits_section(led: Ledger, profile: str, sft_file: str = "metrics/sft/summa
 
 
 PP = "{:+.2%}"
-RELEASED = "metrics/released"
-ABLATION = "reports/ablation.md"
+RELEASED = A.RELEASED_METRICS
+ABLATION = A.ABLATION_MD
 
 
 def _interval(led: Ledger, file: str, path: Path_, lo: str = "ci_lo", hi: str = "ci_hi", fmt: str = PCT) -> str:
     return f"[{led.cite(file, (*path, lo), fmt)}, {led.cite(file, (*path, hi), fmt)}]"
 
 
-def _model_order(model: str) -> tuple[float, str]:
-    size = model.lower().rstrip("b")
-    return (float(size) if size.replace(".", "", 1).isdigit() else float("inf")), model
-
-
 def _released_files(led: Ledger, benchmark: str) -> dict[str, str]:
     """model -> the released metrics file of one benchmark, smallest model first."""
     found = {p.stem.rsplit("__", 1)[1]: p.relative_to(led.root).as_posix()
              for p in (led.root / RELEASED).glob(f"{benchmark}__*.json")}
-    return {m: found[m] for m in sorted(found, key=_model_order)}
+    return {m: found[m] for m in sorted(found, key=A.model_order)}
 
 
-def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readme.yaml",
+def key_findings_section(led: Ledger, pub_file: str = A.PUBLISHED,
                          rob_file: str = f"{RELEASED}/robustness.json", steps_file: str = f"{RELEASED}/accuracy_by_steps.json",
-                         ours_file: str = "metrics/ours/accuracy.json", sft_file: str = "metrics/sft/summary.json") -> str:
+                         ours_file: str = A.OURS_ACCURACY, sft_file: str = A.SFT_SUMMARY) -> str:
     """The headline numbers, each with its interval, each cited like every other number in the report."""
     wilson, paired = f"{_level(led)} Wilson interval", f"{_level(led)} paired bootstrap CI"
     pub = led.load(pub_file)
@@ -332,7 +327,7 @@ def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readm
             text += (f"; the Abel README publishes {led.cite(pub_file, ('accuracy', 'gsm8k', model), '{:.2f}%')}, "
                      f"{'inside' if inside else 'outside'} that interval")
         items.append(text + ".")
-    unmeasured = [m for m in sorted(pub.get("accuracy", {}).get("gsm8k", {}), key=_model_order) if m not in released]
+    unmeasured = [m for m in sorted(pub.get("accuracy", {}).get("gsm8k", {}), key=A.model_order) if m not in released]
     for model in unmeasured:
         items.append(f"**Abel-{model.upper()}:** the README's GSM8K accuracy, "
                      f"{led.cite(pub_file, ('accuracy', 'gsm8k', model), '{:.2f}%')}, is not reproduced here: "
@@ -355,7 +350,7 @@ def key_findings_section(led: Ledger, pub_file: str = "data/published/abel_readm
     if (led.root / steps_file).is_file():
         steps = led.load(steps_file)
         parts = []
-        for model in sorted({r["model"] for r in steps if r["mode"] == "abel"}, key=_model_order):
+        for model in sorted({r["model"] for r in steps if r["mode"] == "abel"}, key=A.model_order):
             idx = [i for i, r in enumerate(steps) if r["model"] == model and r["mode"] == "abel"]
             first, last = min(idx, key=lambda i: steps[i]["steps"]), max(idx, key=lambda i: steps[i]["steps"])
             if first != last:
@@ -406,7 +401,7 @@ def steps_section(led: Ledger, file: str = f"{RELEASED}/accuracy_by_steps.json")
     modes = sorted({r["mode"] for r in data}, key=lambda m: (m != "abel", m))
     index = {(r["benchmark"], r["model"], r["steps"], r["mode"]): i for i, r in enumerate(data)}
     groups = sorted({(r["benchmark"], r["model"], r["steps"]) for r in data},
-                    key=lambda g: (g[0], _model_order(g[1]), g[2]))
+                    key=lambda g: (g[0], A.model_order(g[1]), g[2]))
     rows = []
     for bench, model, steps in groups:
         present = [(m, index[(bench, model, steps, m)]) for m in modes if (bench, model, steps, m) in index]
@@ -444,7 +439,7 @@ def change_section(led: Ledger, file: str = f"{RELEASED}/robustness_by_change.js
     modes = {r["mode"] for r in data}
     mode = "abel" if "abel" in modes else sorted(modes)[0]
     idx = sorted((i for i, r in enumerate(data) if r["mode"] == mode),
-                 key=lambda i: (_model_order(data[i]["model"]), data[i]["change"] != "all", data[i]["change"]))
+                 key=lambda i: (A.model_order(data[i]["model"]), data[i]["change"] != "all", data[i]["change"]))
     base, other = data[idx[0]]["base"], data[idx[0]]["perturbed"]
     rows = [[data[i]["model"].upper(), data[i]["change"], led.cite(file, (i, "n")),
              led.cite(file, (i, "acc_base"), PCT), led.cite(file, (i, "acc_perturbed"), PCT),
@@ -486,7 +481,7 @@ def ablation_section(led: Ledger, file: str = ABLATION, fig: str = "figures/abla
 
 def build(root: Path) -> tuple[str, Ledger]:
     led = Ledger(root)
-    profile = led.value("metrics/sft/summary.json", ("profile",))
+    profile = led.value(A.SFT_SUMMARY, ("profile",))
     parts = [f"# Abel, reproduced: report ({profile} profile)\n",
              key_findings_section(led), limits_section(led, profile), released_section(led), change_section(led),
              steps_section(led), published_section(led), curation_section(led), ablation_section(led),
@@ -495,7 +490,7 @@ def build(root: Path) -> tuple[str, Ledger]:
     return "\n".join(parts), led
 
 
-HEADLINE = "metrics/headline.json"
+HEADLINE = A.HEADLINE
 
 
 def headline(root: Path) -> dict[str, Any]:
@@ -511,9 +506,9 @@ def headline(root: Path) -> dict[str, Any]:
     for row in led.load(f"{RELEASED}/robustness.json"):
         if row["mode"] == "abel" and (row["base"], row["perturbed"]) == ("gsm8k", "gsm8k_robust"):
             released[f"robust_delta_{row['model']}"] = row["delta"]
-    ours = {r["benchmark"]: r["accuracy"] for r in led.load("metrics/ours/accuracy.json").values()
+    ours = {r["benchmark"]: r["accuracy"] for r in led.load(A.OURS_ACCURACY).values()
             if r["mode"] == "strict" and r["benchmark"] in ("gsm8k", "math500")}
-    sft = led.load("metrics/sft/summary.json")
+    sft = led.load(A.SFT_SUMMARY)
     return {"released": released, "ours": ours,
             "sft": {"train_loss": sft["train_loss_final"], "val_loss": sft["val_loss_final"]}}
 

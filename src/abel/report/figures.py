@@ -15,7 +15,7 @@ import matplotlib
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from abel.analysis.released import model_size
+from abel.artifacts import model_order
 from abel.io import atomic_open
 
 PALETTE = sns.color_palette("colorblind")
@@ -41,7 +41,7 @@ def _pct(x: float) -> float:
 
 def robustness_figure(rows: Sequence[dict[str, Any]], mode: str, title: str) -> Figure:
     """Left: accuracy on the original vs perturbed set per model; right: paired delta with CI."""
-    rows = sorted((r for r in rows if r["mode"] == mode), key=lambda r: model_size(r["model"]))
+    rows = sorted((r for r in rows if r["mode"] == mode), key=lambda r: model_order(r["model"]))
     if not rows:
         raise ValueError(f"no robustness rows for mode {mode!r}")
     sns.set_theme(style="whitegrid", context="paper")
@@ -96,7 +96,7 @@ def steps_figure(rows: Sequence[dict[str, Any]], mode: str, title: str, max_buck
     sns.set_theme(style="whitegrid", context="paper")
     fig = Figure(figsize=(5.5, 3.4))
     ax = fig.subplots()
-    models = sorted({r["model"] for r in rows}, key=model_size)
+    models = sorted({r["model"] for r in rows}, key=model_order)
     for i, model in enumerate(models):
         pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["steps"])
         xs = [r["steps"] + (i - (len(models) - 1) / 2) * 0.12 for r in pts]

@@ -6,8 +6,7 @@ Two modes:
 
 Nothing here imports torch, and sympy / math-verify are imported only inside worker processes,
 so ``abel score`` starts fast. Model output is untrusted: it is parsed, never evaluated.
+
+The package imports nothing at import time, so modules that only parse answers (``extract``,
+``numeric``) do not pull in the graders: ``from abel.scoring.runner import score_rows``.
 """
-
-from abel.scoring.runner import ScoreSummary, score_rows
-
-__all__ = ["ScoreSummary", "score_rows"]

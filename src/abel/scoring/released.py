@@ -1,4 +1,5 @@
-"""The ``score`` stage: Abel's released generations and our own, found, scored (each mode), written."""
+"""Abel's released generations and our own: found, scored (each mode), written (the ``score`` stage
+runs this)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abel.artifacts import metric_key, split_metric_key
 from abel.io import read_jsonl, read_output, write_json, write_jsonl
 from abel.scoring.runner import Mode, score_rows
+
+
+SUMMARY_FIELDS = ("n", "correct", "accuracy", "timeouts", "errors", "slow_path")
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,12 @@ def score_released(files: list[ReleasedFile], out_dir: Path, modes: list[Mode], 
     return summary
 
 
+def summary_metrics(summary: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A ``score_summary.json``: one row per ``benchmark/model/mode`` key, deterministic fields only."""
+    return {metric_key(s["benchmark"], s["model"], s["mode"]): {k: s[k] for k in SUMMARY_FIELDS} for s in summary}
+
+
 def load_summary(root: Path, relpath: str) -> list[dict[str, Any]]:
-    """Rows of a ``score_summary.json`` the score stage wrote (keys ``benchmark/model/mode``)."""
+    """Rows of a ``score_summary.json`` the score stage wrote."""
     data = read_output(root, relpath, "score")
-    return [{"benchmark": key.split("/")[0], "model": key.split("/")[1], "mode": key.split("/")[2], **row}
-            for key, row in data.items()]
+    return [dict(zip(("benchmark", "model", "mode"), split_metric_key(key)), **row) for key, row in data.items()]

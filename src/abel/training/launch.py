@@ -9,7 +9,6 @@ the world size, and the CPU-only traps (gloo, ``use_cpu``, one OpenMP thread per
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,8 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from abel.config import SFTParams
-from abel.io import InputError, atomic_open, code_digest, write_json
+from abel.config import SFTParams, resolve_precision
+from abel.fingerprint import Code, fingerprint
+from abel.io import InputError, atomic_open, write_json
 from abel.procs import parent_death_signal, work_lock
 from abel.training.data import read_curated
 from abel.training.models import ModelSourceError, check_source, prepare_base
@@ -123,7 +123,7 @@ def plan(sft: SFTParams, root: Path, gpus: int | None = None) -> Plan:
     if sft.global_batch_size % per_step:
         raise PlanError(f"sft.global_batch_size {sft.global_batch_size} is not a multiple of "
                         f"sft.micro_batch_size {sft.micro_batch_size} x world size {world}")
-    precision = sft.precision if sft.precision != "auto" else ("fp32" if cpu else "bf16")
+    precision = resolve_precision(sft.precision, gpu=not cpu)
     if cpu and precision == "bf16":
         raise PlanError("sft.precision: bf16 is for GPUs here; CPU runs train in fp32 (use auto or fp32)")
     if cpu and sft.deepspeed == "zero3_offload":
@@ -145,14 +145,20 @@ def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: 
     check_source(sft.model, root)
 
 
-def run_key(sft: SFTParams, train_path: Path, val_path: Path | None) -> str:
-    """Checkpoints are reused only by a run with the same params, curated data and training code."""
-    h = hashlib.sha256(json.dumps(sft.model_dump(), sort_keys=True).encode())
-    h.update(code_digest("abel.training", "abel.modelio").encode())
-    for path in (train_path, val_path):
-        if path is not None:
-            h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+# The code the training ranks run (python -m abel.training.train and what it imports, besides core
+# modules): a change here can change the weights, so it is part of the run key. The launcher, the
+# log reader and the stage are not: editing them never retrains (tests/test_layers.py checks this
+# list covers the ranks' import closure).
+RANK_CODE = ("abel.training.train", "abel.training.data", "abel.training.models", "abel.training.safe_load",
+             "abel.modelio")
+
+
+def run_key(sft: SFTParams, p: Plan, train_path: Path, val_path: Path | None) -> str:
+    """Checkpoints are reused only by a run that would train the same weights and log the same curves:
+    the same params, process layout and precision (the plan), curated data, DeepSpeed config and
+    ranks' code."""
+    return fingerprint(sft, asdict(p), train_path, val_path if val_path is not None else "no validation set",
+                       Code(*RANK_CODE))
 
 
 def free_port() -> int:
@@ -253,7 +259,7 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
         check_inputs(sft, train_path, val_path, root)
     except (InputError, ModelSourceError) as exc:
         raise PlanError(str(exc)) from None
-    run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, train_path, val_path)
+    run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, p, train_path, val_path)
     with work_lock(run_dir) as lock_fd:  # two trainers never share a checkpoint folder
         return _launch_locked(sft, p, root, run_dir, train_path, val_path, output_dir, progress, lock_fd)
 

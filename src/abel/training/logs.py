@@ -61,6 +61,13 @@ def read_run(log_dir: Path) -> RunLog:
     return RunLog(begins, train, [{"step": s, "val_loss": v} for s, v in sorted(val.items())], shards, shared)
 
 
+def resumes(log: RunLog) -> int:
+    """How many times the run went on training from a checkpoint. A start at the final step (the run
+    had finished; the ranks only export the model again) trained nothing and is not a resume."""
+    final = log.train[-1]["step"] if log.train else 0
+    return max(sum(1 for b in begins[1:] if b["step"] < final) for begins in log.begins.values())
+
+
 def summary(log: RunLog, steady_from: int = 2) -> dict[str, Any]:
     """Headline numbers for ``metrics/sft/summary.json`` (tokens/s skips the first steps' warm-up)."""
     first = log.begins[0][0]
@@ -76,6 +83,6 @@ def summary(log: RunLog, steady_from: int = 2) -> dict[str, Any]:
         "val_loss_final": log.val[-1]["val_loss"] if log.val else None,
         "train_tokens_seen": sum(r["tokens"] for r in log.train),
         "tokens_per_s": tok_s, "too_long_dropped": first["too_long"],
-        "resumes": max(len(b) for b in log.begins.values()) - 1,
+        "resumes": resumes(log),
         "steps_with_shared_examples": log.shared_steps,
     }

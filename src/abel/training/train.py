@@ -16,14 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from abel import modelio
 from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE  # written once every rank has saved the checkpoint
 from abel.procs import parent_death_signal
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:
     """Checkpoints that were fully written, oldest first."""
-    found = [p for p in folder.glob("checkpoint-*") if (p / COMPLETE).is_file()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+    return [path for _, path in modelio.complete_checkpoints(folder)]
 
 
 def _barrier() -> None:

@@ -1,4 +1,5 @@
-"""The ``generate`` stage: every configured benchmark through one backend, resumable, in Abel's schema.
+"""Every configured benchmark through one backend, resumable, in Abel's schema (the ``generate``
+stage and ``abel eval`` both run this).
 
 Work goes to ``checkpoints/generate/<run key>/`` (kept across a kill; the key hashes the
 ``generate`` params, the model's files and the registry entries), and finished files are then
@@ -8,8 +9,6 @@ joined in, so the score stage treats them like Abel's released files.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,45 +17,27 @@ from abel.config import Params
 from abel.data import registry
 from abel.generation import runner
 from abel.generation.backends import Generate, backend, resolve_model
-from abel.io import code_digest, read_jsonl, read_output, write_json, write_jsonl
+from abel.fingerprint import Code, fingerprint
+from abel.io import read_jsonl, write_jsonl
 from abel.procs import work_lock
-from abel.provenance import record_run
 
 
 def model_fingerprint(spec: str, root: Path) -> str:
-    """Content hash of a local model (its files), or the spec itself for a hub id."""
+    """Content hash of a local model (its files, or its GGUF file), or the spec itself for a hub id."""
     try:
         where, gguf = resolve_model(spec, root)
     except Exception:  # noqa: BLE001 - reported properly when the backend loads it
         return spec
     folder = Path(where)
-    files = [folder / gguf] if gguf else sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    h = hashlib.sha256(spec.encode())
-    for path in files:
-        h.update(path.name.encode())
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
-    return h.hexdigest()
+    model = folder / gguf if gguf else folder
+    return fingerprint(spec, model) if model.exists() else spec
 
 
 def run_key(params: Params, root: Path) -> str:
-    h = hashlib.sha256(json.dumps(params.generate.model_dump(), sort_keys=True).encode())
-    h.update(model_fingerprint(params.generate.model, root).encode())
-    h.update(code_digest("abel.generation", "abel.modelio").encode())
-    for name in sorted(params.generate.benchmarks):
-        h.update(registry.get(name).model_dump_json().encode())
-    return h.hexdigest()[:16]
-
-
-def run(params: Params, root: Path, out_dir: str = "outputs/generations", metrics_path: str = "metrics/generate/summary.json",
-        work_root: Path | None = None, progress: bool = True, generate: Generate | None = None) -> dict[str, Any]:
-    gp = params.generate
-    summary, facts = generate_benchmarks(params, root, root / out_dir, work_root or root / "checkpoints" / "generate",
-                                         progress=progress, generate=generate)
-    write_json(root / metrics_path, summary)
-    record_run(root, "generate", params, ("generate",), {"generate": gp.seed}, run={"benchmarks": facts})
-    return summary
+    """Work files are reused only by a run with the same generate params, model, generation code
+    and benchmark definitions."""
+    return fingerprint(params.generate, model_fingerprint(params.generate.model, root), Code("abel.generation", "abel.modelio"),
+                       *(registry.get(name) for name in sorted(params.generate.benchmarks)))
 
 
 def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Path, *, progress: bool = True,
@@ -100,8 +81,3 @@ def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path,
                                        "mean_response_chars": round(sum(len(r["response"]) for r in rows) / max(1, len(rows)), 1)}
         facts[name] = {"generated_now": new, "seconds": round(elapsed, 1)}
     return facts
-
-
-def load(root: Path, metrics_path: str = "metrics/generate/summary.json") -> dict[str, Any]:
-    """The summary ``run`` wrote, without generating: for the notebook in JupyterLab."""
-    return dict(read_output(root, metrics_path, "generate"))

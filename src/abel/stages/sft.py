@@ -1,0 +1,61 @@
+"""The ``sft`` stage: launch the run, then turn the ranks' logs into files DVC tracks, and the loss figure."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from abel import artifacts as A
+from abel.config import Params
+from abel.io import atomic_open, read_csv_rows, read_output, relative_to_root, write_json
+from abel.provenance import record_run
+from abel.report import figures
+from abel.training.launch import RunResult, launch
+from abel.training.logs import RunLog, read_run, summary
+from abel.training.models import parameter_count
+
+# results only: throughput is a fact of the run (outputs/provenance/sft.json), not of the model
+TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
+RUN_FACTS = ("tokens_per_s", "resumes")
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    with atomic_open(path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def run(params: Params, root: Path, runs_dir: Path | None = None,
+        progress: bool = True) -> tuple[RunResult, RunLog, dict[str, Any]]:
+    """Train (or resume), then write ``train.csv``, ``val.csv`` and ``summary.json`` (results), the run's
+    provenance, throughput and resume count (``outputs/provenance/sft.json``) and the loss figure."""
+    val = root / A.CURATED_VAL
+    result = launch(params.sft, root, root / A.CURATED_TRAIN, val if val.is_file() else None,
+                    root / A.SFT_MODEL, runs_dir=runs_dir, progress=progress)
+    log = read_run(result.log_dir)
+    write_csv(root / A.SFT_TRAIN_CSV, log.train, TRAIN_COLUMNS)
+    write_csv(root / A.SFT_VAL_CSV, log.val, ("step", "val_loss"))
+    info = {"profile": params.profile, "model": params.sft.model, "parameters": parameter_count(str(result.output_dir)),
+            "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
+            "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,
+            "run_dir": relative_to_root(result.run_dir, root),  # its complete checkpoints: the overfit stage reads them
+            **summary(log)}
+    facts = {k: info.pop(k) for k in RUN_FACTS}
+    write_json(root / A.SFT_SUMMARY, info)
+    record_run(root, "sft", params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed}, run=facts)
+    figures.save(plot(log.train, log.val, info), root / A.SFT_FIGURES / "loss")
+    return result, log, info
+
+
+def load(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """What ``run`` wrote (train rows, val rows, summary), without training."""
+    return (read_csv_rows(root / A.SFT_TRAIN_CSV, "sft"), read_csv_rows(root / A.SFT_VAL_CSV, "sft"),
+            dict(read_output(root, A.SFT_SUMMARY, "sft")))
+
+
+def plot(train: list[dict[str, Any]], val: list[dict[str, Any]], info: dict[str, Any]) -> Figure:
+    return figures.loss_figure(train, val, f"SFT of {info['model']} ({info['profile']} profile)")
