@@ -2,7 +2,7 @@
 
 A stage reads what earlier stages wrote and writes its own outputs; nothing else passes between
 them. ``STAGE_DEPS`` and ``STAGE_OUTS`` list, per stage, the artifacts ``dvc.yaml`` must declare
-(``tests/test_artifacts.py`` checks the two agree in both directions; the code each stage runs is
+(``tests/test_layers.py`` checks the two agree in both directions; the code each stage runs is
 checked separately, against its import closure). Paths under ``data.dir`` (the benchmark files and
 Abel's released generations) are the data registry's business, not this module's.
 """

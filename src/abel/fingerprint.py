@@ -1,8 +1,8 @@
 """One content hash for everything that decides whether work can be reused: run keys (SFT
 checkpoints, generation work files) and the params hashes provenance records.
 
-``fingerprint(*parts)`` is sha256 over the parts in order, each tagged with its kind so that
-different parts never collide by concatenation:
+``fingerprint(*parts)`` is sha256 over the parts in order, each entry tagged with its kind and
+length-prefixed, so that different part lists never hash alike by concatenation:
 
 - a pydantic model, dict, list, number or None: canonical JSON (sorted keys);
 - ``str`` / ``bytes``: as is;
@@ -43,28 +43,42 @@ class Code:
         return out
 
 
+def _entry(h: Any, tag: bytes, name: bytes, data: bytes) -> None:
+    """One length-prefixed entry, so that no two different part lists can hash alike."""
+    for piece in (tag, name, data):
+        h.update(len(piece).to_bytes(8, "big") + piece)
+
+
+def _file(h: Any, tag: bytes, name: bytes, path: Path) -> None:
+    """Like ``_entry`` for a file's bytes, read in chunks (model files can be many GB)."""
+    h.update(len(tag).to_bytes(8, "big") + tag + len(name).to_bytes(8, "big") + name)
+    h.update(path.stat().st_size.to_bytes(8, "big"))
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+
+
 def _update(h: Any, part: Any) -> None:
     if isinstance(part, Code):
-        h.update(b"code\0")
         for path in part.files():
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
+            _file(h, b"code", path.name.encode(), path)
     elif isinstance(part, Path):
         if part.is_file():
-            h.update(b"file\0" + part.read_bytes())
+            _file(h, b"file", b"", part)
         elif part.is_dir():
-            h.update(b"dir\0")
-            for path in sorted(p for p in part.rglob("*") if p.is_file()):
-                h.update(path.relative_to(part).as_posix().encode() + b"\0" + path.read_bytes())
+            files = sorted(p for p in part.rglob("*") if p.is_file())
+            _entry(h, b"dir", b"", str(len(files)).encode())
+            for path in files:
+                _file(h, b"dir-file", path.relative_to(part).as_posix().encode(), path)
         else:
             raise FileNotFoundError(f"cannot fingerprint {part}: it does not exist")
     elif isinstance(part, bytes):
-        h.update(b"bytes\0" + part)
+        _entry(h, b"bytes", b"", part)
     elif isinstance(part, str):
-        h.update(b"str\0" + part.encode())
+        _entry(h, b"str", b"", part.encode())
     else:
         data = part.model_dump() if hasattr(part, "model_dump") else part
-        h.update(b"json\0" + json.dumps(data, sort_keys=True, default=str).encode())
-    h.update(b"\0\0")
+        _entry(h, b"json", b"", json.dumps(data, sort_keys=True, default=str).encode())
 
 
 def fingerprint(*parts: Any, length: int = 16) -> str:

@@ -98,9 +98,7 @@ def command_owner() -> int | None:
 
 def watch_process(pid: int, on_gone: Callable[[], None], every_s: float = 0.5) -> None:
     """Call ``on_gone()`` from a daemon thread once ``pid`` has ended (its start time is compared too,
-    so a reused pid does not count as alive). Called from the thread itself, not through a signal:
-    a process-directed signal may land on any thread, and the main thread, blocked waiting for the
-    kernel, would only run the handler when it next wakes."""
+    so a reused pid does not count as alive)."""
     import psutil
 
     def poll() -> None:
@@ -118,12 +116,10 @@ def watch_process(pid: int, on_gone: Callable[[], None], every_s: float = 0.5) -
 def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None = None) -> None:
     """In a stage's top process: when the process that started it dies (the parent, or the one past a
     ``sh -c`` shell), or on SIGTERM / SIGHUP, end every descendant, remove the ``cleanup`` files and
-    the ``scratch`` folder, and exit with 128 + the signal."""
-    stopping = threading.Lock()
+    the ``scratch`` folder, and exit with 128 + the signal. Must be called from the main thread."""
 
-    def stop(signum: int) -> None:
-        if not stopping.acquire(blocking=False):
-            return  # already stopping (a signal and the watcher at once)
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)
         terminate_tree()
         for path in cleanup or []:
             path.unlink(missing_ok=True)
@@ -133,16 +129,15 @@ def end_tree_on_signals(cleanup: list[Path] | None = None, scratch: Path | None 
               "(re-running resumes from what was saved)", file=sys.stderr, flush=True)
         os._exit(128 + signum)
 
-    def handler(signum: int, frame: object) -> None:
-        signal.signal(signum, signal.SIG_IGN)
-        stop(signum)
-
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
     parent_death_signal(signal.SIGTERM)
     owner = command_owner()
-    if owner is not None:  # also the direct parent: the watcher acts at once, a signal may wait
-        watch_process(owner, lambda: stop(signal.SIGTERM))
+    if owner is not None:
+        # SIGTERM sent to the main thread itself: a process-directed signal may land on another thread,
+        # and the main thread, blocked waiting for the kernel, would run the handler only when it wakes
+        main = threading.main_thread().ident
+        watch_process(owner, lambda: signal.pthread_kill(main, signal.SIGTERM))
 
 
 def _holders(path: Path) -> list[str]:

@@ -128,12 +128,22 @@ def test_run_key_tracks_params_plan_data_and_the_ranks_code(tmp_path: Path, cura
     assert key != run_key(sft(processes=2), p, copy, val)
 
 
-def test_run_key_covers_the_ranks_code_and_not_the_launcher() -> None:
-    """What the ranks run (python -m abel.training.train and its imports, core modules aside) is in the
-    key; the launcher, the log reader and the stage module are not, so editing them never retrains."""
-    from abel.training.launch import RANK_CODE
+def test_run_key_covers_the_training_code_and_not_the_log_reader() -> None:
+    """What the ranks run (python -m abel.training.train and its imports, core modules aside) and the
+    launcher are in the key; the log reader and the stage module are not, so editing them never retrains."""
+    from abel.training.launch import RUN_CODE
     from tests.imports import closure
 
     ranks = {m for m in closure("abel.training.train") if m.startswith("abel.training.") or m == "abel.modelio"}
-    assert ranks <= set(RANK_CODE), f"the ranks also run {sorted(ranks - set(RANK_CODE))}: add them to RANK_CODE"
-    assert not {"abel.training.launch", "abel.training.logs"} & set(RANK_CODE)
+    assert ranks <= set(RUN_CODE), f"the ranks also run {sorted(ranks - set(RUN_CODE))}: add them to RUN_CODE"
+    assert "abel.training.launch" in RUN_CODE and "abel.training.logs" not in RUN_CODE
+
+
+def test_run_key_does_not_depend_on_the_hosts_core_count(tmp_path: Path, curated: tuple[Path, Path]) -> None:
+    """A run killed on one machine resumes on another with more cores (same layout, same weights)."""
+    import dataclasses
+
+    train, val = curated
+    p = plan(sft(processes=2), tmp_path, gpus=0)
+    other = dataclasses.replace(p, threads_per_process=p.threads_per_process + 7)
+    assert run_key(sft(processes=2), p, train, val) == run_key(sft(processes=2), other, train, val)

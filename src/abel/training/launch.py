@@ -145,20 +145,21 @@ def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: 
     check_source(sft.model, root)
 
 
-# The code the training ranks run (python -m abel.training.train and what it imports, besides core
-# modules): a change here can change the weights, so it is part of the run key. The launcher, the
-# log reader and the stage are not: editing them never retrains (tests/test_layers.py checks this
-# list covers the ranks' import closure).
-RANK_CODE = ("abel.training.train", "abel.training.data", "abel.training.models", "abel.training.safe_load",
-             "abel.modelio")
+# The code that decides the weights: what the ranks run (python -m abel.training.train and what it
+# imports, core modules aside) and the launcher, which trains the tiny model's tokenizer, writes the
+# ranks' run file and their environment. The log reader and the stage module are not in it: editing
+# them never retrains (tests/training/test_launch.py checks the list covers the ranks' imports).
+RUN_CODE = ("abel.training.train", "abel.training.data", "abel.training.models", "abel.training.safe_load",
+            "abel.training.launch", "abel.modelio")
 
 
 def run_key(sft: SFTParams, p: Plan, train_path: Path, val_path: Path | None) -> str:
     """Checkpoints are reused only by a run that would train the same weights and log the same curves:
-    the same params, process layout and precision (the plan), curated data, DeepSpeed config and
-    ranks' code."""
-    return fingerprint(sft, asdict(p), train_path, val_path if val_path is not None else "no validation set",
-                       Code(*RANK_CODE))
+    the same params, process layout, precision and DeepSpeed config (the plan, less the host's thread
+    count, so a run resumes on another machine), curated data and training code."""
+    layout = {k: v for k, v in asdict(p).items() if k != "threads_per_process"}
+    return fingerprint(sft, layout, train_path, val_path if val_path is not None else "no validation set",
+                       Code(*RUN_CODE))
 
 
 def free_port() -> int:

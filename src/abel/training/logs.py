@@ -65,7 +65,7 @@ def resumes(log: RunLog) -> int:
     """How many times the run went on training from a checkpoint. A start at the final step (the run
     had finished; the ranks only export the model again) trained nothing and is not a resume."""
     final = log.train[-1]["step"] if log.train else 0
-    return max(sum(1 for b in begins[1:] if b["step"] < final) for begins in log.begins.values())
+    return max(sum(1 for b in begins[1:] if b["step"] < b.get("max_steps", final)) for begins in log.begins.values())
 
 
 def summary(log: RunLog, steady_from: int = 2) -> dict[str, Any]:
