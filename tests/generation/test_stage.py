@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import importlib.util
@@ -65,16 +67,20 @@ def test_gsm8k_and_robust_subsets_pair_by_id(data_dir: Path) -> None:
         assert len(wa & wb) / len(wa | wb) > 0.5
 
 
-def test_run_key_changes_with_params_and_model(data_dir: Path, tmp_path: Path) -> None:
+def test_run_key_changes_with_params_model_and_questions(data_dir: Path, tmp_path: Path) -> None:
     p = params(data_dir)
-    assert run_key(p, tmp_path) == run_key(params(data_dir), tmp_path)
-    assert run_key(p, tmp_path) != run_key(params(data_dir, max_new_tokens=7), tmp_path)
+    items = {"gsm8k": registry.load("gsm8k", data_dir, 3, 0)}
+    assert run_key(p, tmp_path, items) == run_key(params(data_dir), tmp_path, items)
+    assert run_key(p, tmp_path, items) != run_key(params(data_dir, max_new_tokens=7), tmp_path, items)
+    # another copy of the data (or subset): other prompts under the same ids are another run
+    edited = {"gsm8k": [dataclasses.replace(items["gsm8k"][0], prompt=items["gsm8k"][0].prompt + " "), *items["gsm8k"][1:]]}
+    assert run_key(p, tmp_path, edited) != run_key(p, tmp_path, items)
     model = tmp_path / "m"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    key = run_key(params(data_dir, model=str(model)), tmp_path)
+    key = run_key(params(data_dir, model=str(model)), tmp_path, items)
     (model / "model.safetensors").write_bytes(b"new weights")
-    assert run_key(params(data_dir, model=str(model)), tmp_path) != key
+    assert run_key(params(data_dir, model=str(model)), tmp_path, items) != key
 
 
 def test_missing_sft_model_says_run_sft(tmp_path: Path) -> None:

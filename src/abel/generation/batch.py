@@ -33,11 +33,13 @@ def model_fingerprint(spec: str, root: Path) -> str:
     return fingerprint(spec, model) if model.exists() else spec
 
 
-def run_key(params: Params, root: Path) -> str:
-    """Work files are reused only by a run with the same generate params, model, generation code
-    and benchmark definitions."""
+def run_key(params: Params, root: Path, items: dict[str, list[registry.Item]]) -> str:
+    """Work files are reused only by a run with the same generate params, model, generation code,
+    benchmark definitions and questions asked (ids and prompts: another copy of the data, or another
+    subset, is another run, never a resume of this one)."""
+    asked = {name: [(it.id, it.prompt) for it in its] for name, its in sorted(items.items())}
     return fingerprint(params.generate, model_fingerprint(params.generate.model, root), Code("abel.generation", "abel.modelio"),
-                       *(registry.get(name) for name in sorted(params.generate.benchmarks)))
+                       *(registry.get(name) for name in sorted(params.generate.benchmarks)), asked)
 
 
 def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Path, *, progress: bool = True,
@@ -48,7 +50,7 @@ def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Pa
     gp = params.generate
     data_dir = params.data_dir(root)
     items = {name: registry.load(name, data_dir, limit or None, gp.seed) for name, limit in gp.benchmarks.items()}
-    work = work_root / run_key(params, root)
+    work = work_root / run_key(params, root, items)
     with work_lock(work):  # two runs never load a model for, or append to, the same work files
         info: dict[str, Any] = {}
         if generate is None:
