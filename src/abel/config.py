@@ -252,7 +252,7 @@ def _merge(base: Any, overlay: Any, path: tuple[str, ...] = ()) -> Any:
     return overlay
 
 
-def _with_profile(raw: dict[str, Any], name: str) -> dict[str, Any]:
+def with_profile(raw: dict[str, Any], name: str) -> dict[str, Any]:
     """``raw`` with ``profiles.<name>`` laid over its sections (``cpu``: unchanged)."""
     overlay = (raw.get("profiles") or {}).get(name) or {}
     merged = dict(raw)
@@ -278,12 +278,12 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         raise ParamsError(_format_errors(source, exc)) from None
     for name, overlay in shape.profiles.items():
         try:
-            Params.model_validate(_with_profile(raw, name))
+            Params.model_validate(with_profile(raw, name))
         except ValidationError as exc:
             raise ParamsError(_format_errors(source, exc, f"profiles.{name}.", overlay)) from None
     if shape.profile == "cpu":
         return base
-    return Params.model_validate(_with_profile(raw, shape.profile))
+    return Params.model_validate(with_profile(raw, shape.profile))
 
 
 # The active profile's params, written by the `params` stage (`abel params`) before any other stage

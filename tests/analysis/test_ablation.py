@@ -95,3 +95,12 @@ def test_an_empty_comparison_is_never_saved_and_a_bad_file_is_named(tmp_path) ->
     path.write_text('{"runs": [{"name": 1}]}')
     with pytest.raises(ablation.AblationError, match="ablation_runs.json: not a saved ablation comparison"):
         ablation.load_runs(path, benchmark="chain_sum", mode="strict", profile="arith")
+
+
+def test_the_profile_overlay_is_what_the_experiment_ran() -> None:
+    """Read through config.with_profile (the pipeline's own merge): an overlay value wins over the base."""
+    entry = exp("b1", "stepwise", 0, 0.5)
+    entry["data"]["params"]["params.yaml"]["data"]["profiles"]["arith"]["curate"] = {"format": "original"}
+    tree = [{"rev": "base", "data": {}, "experiments": [{"revs": [entry]}]}]
+    [run] = ablation.runs(tree)
+    assert (run.format, run.epochs) == ("original", 6)

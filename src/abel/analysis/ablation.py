@@ -19,6 +19,7 @@ from typing import Any
 
 from abel import artifacts as A
 from abel.analysis.stats import wilson
+from abel.config import with_profile
 from abel.report.tables import markdown_table
 
 ACCURACY_FILE = A.OURS_ACCURACY
@@ -103,9 +104,9 @@ def runs(tree: list[dict[str, Any]], benchmark: str = "chain_sum", mode: str = "
             continue
         # the interval from the counts (experiments run before the switch to Wilson saved a bootstrap one)
         est = wilson(round(float(row["accuracy"]) * int(row["n"])), int(row["n"]), ci=float(row.get("ci", 0.95)))
-        curate, sft = params.get("curate") or {}, params.get("sft") or {}
-        overlay = ((params.get("profiles") or {}).get(profile) or {}).get("sft") or {}
-        epochs = float(overlay.get("epochs", sft.get("epochs", 0)))
+        merged = with_profile(params, profile)  # what the experiment ran: its profile laid over the base
+        curate, sft = merged.get("curate") or {}, merged.get("sft") or {}
+        epochs = float(sft.get("epochs", 0))
         out.append(Run(
             name=entry.get("name") or str(entry.get("rev", ""))[:7], rev=str(entry.get("rev", "")),
             profile=profile, format=str(curate.get("format")), dedupe=bool(curate.get("dedupe", True)),
