@@ -409,25 +409,16 @@ def _model_label(spec: str) -> str:
 
 
 def _tracked_overlap(root: Path, out: Path, data_dir: Path | None = None) -> str:
-    """The dvc.yaml output or dependency (or the data folder) that ``out`` is, lies in or contains ('' if
-    none): eval never writes where the pipeline reads or writes."""
-    import yaml
+    """The pipeline output or input (``abel.artifacts``, which a test keeps equal to dvc.yaml; the code
+    under src/ and notebooks/; the data folder) that ``out`` is, lies in or contains ('' if none): eval
+    never writes where the pipeline reads or writes."""
+    from abel import artifacts as A
 
-    try:
-        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {})
-    except (OSError, yaml.YAMLError):
-        stages = {}
-    guarded = [(str(data_dir), data_dir.resolve())] if data_dir is not None else []
-    for spec in stages.values():
-        for kind in ("outs", "metrics", "plots", "deps"):
-            for entry in (spec or {}).get(kind) or []:
-                for rel in ([entry] if isinstance(entry, str) else list(entry) if isinstance(entry, dict) else []):
-                    if "${" not in rel:  # interpolated deps live under data.dir, guarded above
-                        guarded.append((rel, (root / rel).resolve()))
-    for rel, tracked in guarded:
-        if out == tracked or tracked in out.parents or out in tracked.parents:
-            return rel
-    return ""
+    declared = {p for paths in (*A.STAGE_OUTS.values(), *A.STAGE_DEPS.values()) for p in paths}
+    guarded = [(rel, (root / rel).resolve()) for rel in ("src", "notebooks", "outputs/notebooks", *sorted(declared))]
+    if data_dir is not None:
+        guarded.insert(0, (str(data_dir), data_dir.resolve()))
+    return next((rel for rel, tracked in guarded if out == tracked or tracked in out.parents or out in tracked.parents), "")
 
 
 # generate-section knobs `abel eval` takes as options (default: params.yaml's generate section)

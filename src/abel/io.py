@@ -147,13 +147,19 @@ class MissingOutput(FileNotFoundError):
     """A notebook opened in JupyterLab reads a stage output that ``dvc repro`` has not produced yet."""
 
 
-def read_output(root: Path, relpath: str, stage: str) -> Any:
-    """A stage's JSON output (``dvc repro`` wrote it), for a notebook that shows rather than recomputes."""
+def require_output(root: Path, relpath: str, stage: str) -> Path:
+    """``root / relpath``, a stage's output, for a notebook that shows rather than recomputes; if
+    ``dvc repro`` has not produced it, MissingOutput names the command to run."""
     path = root / relpath
     if not path.is_file():
         raise MissingOutput(f"{relpath} does not exist yet: run `dvc repro {stage}` first "
                             f"(or set recompute = True in the notebook's parameters cell to run the stage here)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return path
+
+
+def read_output(root: Path, relpath: str, stage: str) -> Any:
+    """A stage's JSON output (``dvc repro`` wrote it)."""
+    return json.loads(require_output(root, relpath, stage).read_text(encoding="utf-8"))
 
 
 def read_output_rows(root: Path, relpath: str, stage: str, required: Sequence[str] = ()) -> list[dict[str, Any]]:

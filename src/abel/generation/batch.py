@@ -2,7 +2,8 @@
 stage and ``abel eval`` both run this).
 
 Work goes to ``checkpoints/generate/<run key>/`` (kept across a kill; the key hashes the
-``generate`` params, the model's files and the registry entries), and finished files are then
+``generate`` params, the model's files, the generation code, the registry entries and the questions
+asked), and finished files are then
 published to ``outputs/generations/<benchmark>.jsonl`` with each row's gold, answer kind and tags
 joined in, so the score stage treats them like Abel's released files.
 """
@@ -15,9 +16,9 @@ from typing import Any
 
 from abel.config import Params
 from abel.data import registry
+from abel.fingerprint import Code, fingerprint
 from abel.generation import runner
 from abel.generation.backends import Generate, backend, resolve_model
-from abel.fingerprint import Code, fingerprint
 from abel.io import read_jsonl, write_jsonl
 from abel.procs import work_lock
 

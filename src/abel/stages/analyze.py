@@ -15,8 +15,8 @@ from abel.analysis import released as rel
 from abel.analysis import robustness
 from abel.analysis.sampling import sampling_table
 from abel.config import Params
+from abel.io import read_jsonl, read_output, require_output, write_json, write_jsonl, write_text
 from abel.modelio import question_from_abel_prompt
-from abel.io import MissingOutput, read_jsonl, read_output, write_json, write_jsonl, write_text
 from abel.provenance import record_run
 from abel.report import figures, tables
 
@@ -85,10 +85,7 @@ def run(params: Params, root: Path) -> dict[str, Any]:
 
 def load(root: Path) -> dict[str, Any]:
     """What ``run`` wrote: the Markdown tables (by path) and the rows the figures are drawn from."""
-    for rel_path in MARKDOWN:
-        if not (root / rel_path).is_file():
-            raise MissingOutput(f"{rel_path} does not exist yet: run `dvc repro analyze` first")
-    return {"markdown": {p: (root / p).read_text(encoding="utf-8") for p in MARKDOWN},
+    return {"markdown": {p: require_output(root, p, "analyze").read_text(encoding="utf-8") for p in MARKDOWN},
             "robustness": read_output(root, A.RELEASED_ROBUSTNESS, "analyze"),
             "steps": read_output(root, A.RELEASED_BY_STEPS, "analyze"),
             "own_robustness": read_output(root, A.OURS_ROBUSTNESS, "analyze"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from abel import artifacts as A
-from abel.io import MissingOutput, write_json, write_text
+from abel.io import require_output, write_json, write_text
 from abel.report import assemble
 
 
@@ -25,9 +25,7 @@ def run(root: Path) -> str:
 
 def load(root: Path) -> str:
     """The report ``run`` wrote."""
-    if not (root / A.REPORT_MD).is_file():
-        raise MissingOutput(f"{A.REPORT_MD} does not exist yet: run `dvc repro report` first")
-    return (root / A.REPORT_MD).read_text(encoding="utf-8")
+    return require_output(root, A.REPORT_MD, "report").read_text(encoding="utf-8")
 
 
 def for_notebook(markdown: str) -> str:
