@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from abel import artifacts as A
 from abel.report import assemble
 from abel.report.assemble import Ledger
 from abel.report.tables import markdown_table
@@ -119,7 +120,7 @@ def test_ablation_tables_are_cited_cell_by_cell(tmp_path: Path) -> None:
 def test_repo_ablation_section_cites_the_file() -> None:
     led = Ledger(REPO)
     section = assemble.ablation_section(led)
-    if not (REPO / assemble.ABLATION).is_file():
+    if not (REPO / A.ABLATION_MD).is_file():
         assert "does not exist" in section
         return
     assert "*Source: `reports/ablation.md`*" in section

@@ -92,7 +92,7 @@ def _level(led: Ledger) -> str:
     """The confidence level the analyze stage used (``analyze.ci``), as the intervals' label says it."""
     for row in led.load(A.OURS_ACCURACY).values():
         return f"{100 * row['ci']:g}%"
-    return f"{100 * led.load(f'{RELEASED}/robustness.json')[0]['ci']:g}%"
+    return f"{100 * led.load(A.RELEASED_ROBUSTNESS)[0]['ci']:g}%"
 
 
 def _source(*files: str) -> str:
@@ -292,8 +292,6 @@ def limits_section(led: Ledger, profile: str, sft_file: str = A.SFT_SUMMARY,
 
 
 PP = "{:+.2%}"
-RELEASED = A.RELEASED_METRICS
-ABLATION = A.ABLATION_MD
 
 
 def _interval(led: Ledger, file: str, path: Path_, lo: str = "ci_lo", hi: str = "ci_hi", fmt: str = PCT) -> str:
@@ -303,12 +301,12 @@ def _interval(led: Ledger, file: str, path: Path_, lo: str = "ci_lo", hi: str = 
 def _released_files(led: Ledger, benchmark: str) -> dict[str, str]:
     """model -> the released metrics file of one benchmark, smallest model first."""
     found = {p.stem.rsplit("__", 1)[1]: p.relative_to(led.root).as_posix()
-             for p in (led.root / RELEASED).glob(f"{benchmark}__*.json")}
+             for p in (led.root / A.RELEASED_METRICS).glob(f"{benchmark}__*.json")}
     return {m: found[m] for m in sorted(found, key=A.model_order)}
 
 
 def key_findings_section(led: Ledger, pub_file: str = A.PUBLISHED,
-                         rob_file: str = f"{RELEASED}/robustness.json", steps_file: str = f"{RELEASED}/accuracy_by_steps.json",
+                         rob_file: str = A.RELEASED_ROBUSTNESS, steps_file: str = A.RELEASED_BY_STEPS,
                          ours_file: str = A.OURS_ACCURACY, sft_file: str = A.SFT_SUMMARY) -> str:
     """The headline numbers, each with its interval, each cited like every other number in the report."""
     wilson, paired = f"{_level(led)} Wilson interval", f"{_level(led)} paired bootstrap CI"
@@ -393,7 +391,7 @@ def key_findings_section(led: Ledger, pub_file: str = A.PUBLISHED,
                       "its sentence (`reports/report_sources.json` lists each one with its file and key).\n"])
 
 
-def steps_section(led: Ledger, file: str = f"{RELEASED}/accuracy_by_steps.json") -> str:
+def steps_section(led: Ledger, file: str = A.RELEASED_BY_STEPS) -> str:
     if not (led.root / file).is_file():
         return "\n".join(["## Accuracy by number of reasoning steps\n", f"`{file}` does not exist: the analyze stage "
                           "did not write it, so this section is empty.\n"])
@@ -429,7 +427,7 @@ def steps_section(led: Ledger, file: str = f"{RELEASED}/accuracy_by_steps.json")
         _table(header, rows), _source(file), f"\n![accuracy by steps](../{fig})\n" if fig else ""])
 
 
-def change_section(led: Ledger, file: str = f"{RELEASED}/robustness_by_change.json") -> str:
+def change_section(led: Ledger, file: str = A.RELEASED_BY_CHANGE) -> str:
     title = "### Robustness by kind of number change\n"
     if not (led.root / file).is_file():
         return "\n".join([title, f"`{file}` does not exist: the analyze stage did not write it.\n"])
@@ -456,7 +454,7 @@ def change_section(led: Ledger, file: str = f"{RELEASED}/robustness_by_change.js
                 "broken", "fixed"], rows), _source(file)])
 
 
-def ablation_section(led: Ledger, file: str = ABLATION, fig: str = "figures/ablation/accuracy.png") -> str:
+def ablation_section(led: Ledger, file: str = A.ABLATION_MD, fig: str = "figures/ablation/accuracy.png") -> str:
     title = "## Curation comparison (the ablation)\n"
     if not (led.root / file).is_file():
         return "\n".join([title, f"The curation comparison has not been run here: `{file}` does not exist "
@@ -503,7 +501,7 @@ def headline(root: Path) -> dict[str, Any]:
     for model, f in _released_files(led, "gsm8k").items():
         if "abel" in led.load(f):
             released[f"gsm8k_{model}"] = led.value(f, ("abel", "accuracy"))
-    for row in led.load(f"{RELEASED}/robustness.json"):
+    for row in led.load(A.RELEASED_ROBUSTNESS):
         if row["mode"] == "abel" and (row["base"], row["perturbed"]) == ("gsm8k", "gsm8k_robust"):
             released[f"robust_delta_{row['model']}"] = row["delta"]
     ours = {r["benchmark"]: r["accuracy"] for r in led.load(A.OURS_ACCURACY).values()
