@@ -24,6 +24,19 @@ def released_files(data_dir: Path) -> list[Path]:
     return files
 
 
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory):
+    """A real OpenSSH server on 127.0.0.1 and 127.0.0.2 for this session, with a throwaway key
+    (tests/sshd.py); skipped, with the reason, only where sshd cannot start on this machine."""
+    from tests.sshd import LoopbackSSHD, unavailable
+
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    with LoopbackSSHD(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
 TINY_CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
 
 

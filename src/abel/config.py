@@ -145,6 +145,8 @@ class SFTParams(_Section):
     launcher: Literal["torchrun", "deepspeed"] = Field("torchrun", description="deepspeed: multi-node with `hostfile`")
     processes: int = Field(2, ge=0, description="processes per node (0 = one per visible GPU)")
     hostfile: str = Field("", description="deepspeed-launcher hostfile (multi-node); empty = this machine only")
+    ssh_config: str = Field("", description="ssh client config file (ssh -F: Port, IdentityFile) the pre-launch check "
+                                            "and pdsh reach the hostfile's nodes with; empty = ssh's own (~/.ssh/config)")
     seed: int = Field(0, ge=0)
     save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps (and at the end)")
     save_total_limit: int = Field(2, ge=1, description="intermediate checkpoints kept")
@@ -158,6 +160,8 @@ class SFTParams(_Section):
                              f"micro_batch_size {self.micro_batch_size}")
         if self.hostfile and self.launcher != "deepspeed":
             raise ValueError("hostfile needs launcher: deepspeed")
+        if self.ssh_config and not self.hostfile:
+            raise ValueError("ssh_config says how to reach a hostfile's nodes: set hostfile too, or ssh_config: ''")
         return self
 
 

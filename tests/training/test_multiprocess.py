@@ -1,4 +1,5 @@
-"""Real multi-process DeepSpeed on CPU (gloo), checked from what the run itself logged; resume after SIGKILL.
+"""Real multi-process DeepSpeed on CPU (gloo), checked from what the run itself logged; resume after SIGKILL;
+two "nodes" (127.0.0.1 and 127.0.0.2) reached over a real sshd by the deepspeed launcher's pdsh.
 
 Slow (each run starts 2 processes; the first compiles DeepSpeed's shared-memory op into
 .cache/torch_extensions): run by `make test`, skipped by `-m "not slow"`.
@@ -7,6 +8,8 @@ Slow (each run starts 2 processes; the first compiles DeepSpeed's shared-memory 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -63,6 +66,36 @@ def test_zero2_two_processes(zero2: tuple[RunResult, RunLog]) -> None:
     assert_real_multiprocess(log, stage=2)
     assert (result.output_dir / "model.safetensors").is_file() and (result.output_dir / "tokenizer.json").is_file()
     assert result.resumed_from is None
+
+
+def test_two_nodes_over_ssh_train_what_one_node_trains(zero2: tuple[RunResult, RunLog], curated: tuple[Path, Path],
+                                                      tmp_path: Path, sshd) -> None:
+    """2 nodes x 1 process, the deepspeed launcher and a hostfile of two loopback addresses: pdsh logs in to
+    each over ssh (tests/sshd.py, a throwaway key) and starts one rank there; gloo. The same config as
+    the 1 node x 2 process torchrun run, and the same numbers at every step: exactly, because both runs
+    are fp32 with the same seeds and shards, and an all-reduce of two gradients is one addition, the same
+    whichever rank does it."""
+    if shutil.which("pdsh") is None:
+        pytest.skip("no pdsh (apt-get install pdsh): the deepspeed launcher starts a multi-node run's ranks with it")
+    hostfile = tmp_path / "hostfile"
+    hostfile.write_text("".join(f"{host} slots=1\n" for host in sshd.hosts))
+    sft = tiny_sft("zero2", launcher="deepspeed", hostfile=str(hostfile), ssh_config=str(sshd.client_config))
+    result, log = run(sft, curated, tmp_path)
+    assert (result.plan.nodes, result.plan.processes, result.plan.world_size) == (2, 1, 2)
+    assert_real_multiprocess(log, stage=2)  # world size 2, sharded, ZeRO-2, loss falls
+    assert {rank: begins[0]["node_rank"] for rank, begins in log.begins.items()} == {0: 0, 1: 1}
+    # each node's launcher ran in an ssh session pdsh opened to that node's address (pdsh prefixes its output)
+    train_log = (result.run_dir / "train.log").read_text(errors="replace")
+    for node, host in enumerate(sshd.hosts):
+        assert re.search(rf"^{re.escape(host)}: .*node_rank={node}\b", train_log, re.M), train_log[-3000:]
+        assert f"on {host} port {sshd.port}" in sshd.log.read_text(errors="replace")
+
+    _, one_node = zero2
+    assert {rank: begins[0]["node_rank"] for rank, begins in one_node.begins.items()} == {0: 0, 1: 0}
+    assert [(r["step"], r["loss"]) for r in log.train] == [(r["step"], r["loss"]) for r in one_node.train]
+    assert log.train[-1]["step"] == 30 and log.train[-1]["loss"] == one_node.train[-1]["loss"]
+    assert log.val == one_node.val
+    assert log.shards == one_node.shards  # rank r trained on the same examples as rank r of the one-node run
 
 
 def test_zero3_two_processes_with_packing(curated: tuple[Path, Path], tmp_path: Path) -> None:

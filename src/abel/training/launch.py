@@ -3,8 +3,14 @@
 Everything that can be known before training is checked here, in the parent process, so a bad
 combination fails in a second with a message naming the key instead of minutes into a run on
 N processes: curated files, the model source, the DeepSpeed config, batch arithmetic against
-the world size, and the CPU-only traps (gloo, ``use_cpu``, one OpenMP thread per process,
-``TORCH_EXTENSIONS_DIR`` inside the repo so DeepSpeed's ops are compiled once).
+the world size, the CPU-only traps (gloo, ``use_cpu``, one OpenMP thread per process,
+``TORCH_EXTENSIONS_DIR`` inside the repo so DeepSpeed's ops are compiled once), and for a hostfile of
+several nodes that each node lets us in over ssh and has this checkout and Python (``abel.training.hosts``).
+
+Multi-node (``sft.launcher: deepspeed``, ``sft.hostfile``): the ``deepspeed`` runner starts
+``deepspeed.launcher.launch`` on every node with pdsh over ssh; the ranks meet at the hostfile's first
+node (``MASTER_ADDR``, by the name the hostfile gives it); their environment on every node is written to
+``<run folder>/deepspeed_env`` (DeepSpeed's ``DS_ENV_FILE``), since ssh starts them in a fresh one.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from abel.fingerprint import Code, fingerprint
 from abel.io import InputError, atomic_open, write_json
 from abel.procs import parent_death_signal, work_lock
 from abel.training.data import read_curated
+from abel.training.hosts import HostfileError, check_nodes, read_hostfile, ssh_args
 from abel.training.models import ModelSourceError, check_source, prepare_base
 from abel.training.safe_load import verify_checkpoint
 from abel.training.train import COMPLETE, complete_checkpoints
@@ -56,22 +63,18 @@ def gpu_count() -> int:
         return 0
 
 
-def hostfile_slots(path: Path) -> list[int]:
-    """Slots per node from a DeepSpeed hostfile (``host slots=N`` lines, ``#`` comments)."""
-    if not path.is_file():
-        raise PlanError(f"sft.hostfile: {path} does not exist")
-    slots = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].startswith("slots=") or not parts[1][6:].isdigit():
-            raise PlanError(f"{path}:{n}: expected '<host> slots=<N>', got {line!r}")
-        slots.append(int(parts[1][6:]))
-    if not slots:
-        raise PlanError(f"sft.hostfile: {path} lists no hosts")
-    return slots
+def hosts(sft: SFTParams, root: Path) -> dict[str, int]:
+    """The hostfile's nodes -> slots (checked: equal slots, each node once); {} without a hostfile."""
+    if not sft.hostfile:
+        return {}
+    try:
+        return read_hostfile(root / sft.hostfile)
+    except HostfileError as exc:
+        raise PlanError(str(exc)) from None
+
+
+def ssh_config(sft: SFTParams, root: Path) -> Path | None:
+    return root / sft.ssh_config if sft.ssh_config else None
 
 
 def load_deepspeed_config(name: str) -> dict[str, Any] | None:
@@ -107,9 +110,7 @@ def plan(sft: SFTParams, root: Path, gpus: int | None = None) -> Plan:
     gpus = gpu_count() if gpus is None else gpus
     cpu = gpus == 0
     if sft.hostfile:
-        slots = hostfile_slots(root / sft.hostfile)
-        if len(set(slots)) != 1:
-            raise PlanError(f"sft.hostfile: every node needs the same number of slots, got {slots}")
+        slots = list(hosts(sft, root).values())
         nodes, processes = len(slots), slots[0]
     else:
         nodes = 1
@@ -129,8 +130,6 @@ def plan(sft: SFTParams, root: Path, gpus: int | None = None) -> Plan:
     if cpu and sft.deepspeed == "zero3_offload":
         raise PlanError("sft.deepspeed: zero3_offload moves parameters and optimizer state from GPU to host "
                         "memory; a CPU run already keeps them there. Use zero3 (or zero2) on CPU.")
-    if cpu and sft.launcher == "deepspeed" and nodes > 1:
-        raise PlanError("sft.hostfile: multi-node runs need GPUs")
     cores = os.cpu_count() or 1
     return Plan(processes=processes, nodes=nodes, world_size=world, grad_accum=sft.global_batch_size // per_step,
                 cpu=cpu, precision=precision, deepspeed_config=load_deepspeed_config(sft.deepspeed),
@@ -156,9 +155,15 @@ RUN_CODE = ("abel.training.train", "abel.training.data", "abel.training.models",
 def run_key(sft: SFTParams, p: Plan, train_path: Path, val_path: Path | None) -> str:
     """Checkpoints are reused only by a run that would train the same weights and log the same curves:
     the same params, process layout, precision and DeepSpeed config (the plan, less the host's thread
-    count, so a run resumes on another machine), curated data and training code."""
+    count, so a run resumes on another machine), curated data and training code.
+
+    Which hosts and how ssh reaches them (``sft.hostfile``, ``sft.ssh_config``) are not in it: the layout
+    they give (nodes x processes per node) is, so a run moved to other nodes of the same shape resumes. Two
+    layouts of one world size (2 nodes x 1 process, 1 node x 2) are two runs: here they log the same
+    losses, but gradient reduction over more ranks, or NCCL across nodes, need not add in the same order."""
     layout = {k: v for k, v in asdict(p).items() if k != "threads_per_process"}
-    return fingerprint(sft, layout, train_path, val_path if val_path is not None else "no validation set",
+    where = sft.model_copy(update={"hostfile": "", "ssh_config": ""})
+    return fingerprint(where, layout, train_path, val_path if val_path is not None else "no validation set",
                        Code(*RUN_CODE))
 
 
@@ -171,14 +176,41 @@ def free_port() -> int:
 def command(sft: SFTParams, p: Plan, run_file: Path, root: Path) -> list[str]:
     entry = ["-m", "abel.training.train", str(run_file)]
     if sft.launcher == "deepspeed":
-        cmd = ["deepspeed", "--master_port", str(free_port())]
+        # the `deepspeed` command, run by this Python: the ranks on every node run this same interpreter
+        cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--master_port", str(free_port())]
         if sft.hostfile:
-            cmd += ["--hostfile", str(root / sft.hostfile)]
+            # --no_ssh_check: check_nodes has tried every node with the options pdsh gets (DeepSpeed's own
+            # check tries the first with plain ssh). --master_addr: the ranks meet at node 0 by its hostfile
+            # name (DeepSpeed's guess, `ssh <node 0> hostname -I`, ignores sft.ssh_config); on one node, here.
+            node0 = next(iter(hosts(sft, root))).rpartition("@")[2] if p.nodes > 1 else "127.0.0.1"  # user@host
+            cmd += ["--hostfile", str(root / sft.hostfile), "--no_ssh_check", "--master_addr", node0]
+            if p.nodes > 1:
+                cmd += ["--launcher", "pdsh"]
         else:
             cmd += ["--num_nodes", "1", "--num_gpus", str(p.processes)]
         return [*cmd, "--no_local_rank", "--module", "abel.training.train", str(run_file)]
     return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(p.processes),
             "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *entry]
+
+
+# What the ranks on every node get from this process's environment, besides the PYTHON* variables the
+# deepspeed runner exports itself: pdsh starts them over ssh in the node's own, fresh environment.
+FORWARD_NAMES = ("PATH", "VIRTUAL_ENV", "TMPDIR", "XDG_CACHE_HOME")
+FORWARD_PREFIXES = ("OMP_", "MKL_", "TORCH_", "DS_", "CUDA_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "GLOO_", "NCCL_")
+
+
+def node_environment(sft: SFTParams, root: Path, env: dict[str, str], run_dir: Path) -> dict[str, str]:
+    """What a run on several nodes adds to ``env``: ssh's options for pdsh (``PDSH_SSH_ARGS_APPEND``, the
+    ones check_nodes used) and ``DS_ENV_FILE``, a file in the run folder with the FORWARD variables of
+    ``env`` that the deepspeed runner exports on every node. A value DeepSpeed's file format or pdsh's
+    quoting cannot carry (a newline, quote, ``$``, backslash, backtick or ``%``) is left out."""
+    forward = {k: v for k, v in sorted(env.items()) if (k in FORWARD_NAMES or k.startswith(FORWARD_PREFIXES))
+               and not any(c in v for c in '\n"$\\`%')}
+    path = run_dir / "deepspeed_env"
+    with atomic_open(path) as fh:
+        fh.write("".join(f"{k}={v}\n" for k, v in forward.items()))
+    append = " ".join(ssh_args(ssh_config(sft, root), env.get("PDSH_SSH_ARGS_APPEND", "")))
+    return {"PDSH_SSH_ARGS_APPEND": append, "DS_ENV_FILE": str(path)}
 
 
 def environment(p: Plan, root: Path) -> dict[str, str]:
@@ -258,7 +290,10 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
     try:
         p = plan(sft, root, gpus)
         check_inputs(sft, train_path, val_path, root)
-    except (InputError, ModelSourceError) as exc:
+        if p.nodes > 1:  # each node lets us in over ssh, with this checkout and this Python, before anything starts
+            check_nodes(list(hosts(sft, root)), ssh_config(sft, root), os.environ.get("PDSH_SSH_ARGS_APPEND", ""),
+                        sys.executable, root)
+    except (InputError, ModelSourceError, HostfileError) as exc:
         raise PlanError(str(exc)) from None
     run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, p, train_path, val_path)
     with work_lock(run_dir) as lock_fd:  # two trainers never share a checkpoint folder
@@ -309,6 +344,8 @@ def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_pat
     shutil.rmtree(scratch, ignore_errors=True)  # a killed run's leftovers
     scratch.mkdir()
     env["TMPDIR"] = str(scratch)
+    if p.nodes > 1:
+        env |= node_environment(sft, root, env, run_dir)
     try:
         code = _run_with_progress(cmd, env, root, run_dir / "train.log", log_dir / "rank0.jsonl", progress, lock_fd)
     finally:

@@ -4,7 +4,7 @@ Stanford-Alpaca-sized on purpose: read the run file the launcher wrote, build th
 hand everything to ``transformers.Trainer`` (which drives DeepSpeed), resume from the newest
 complete checkpoint, save the final model. Each rank appends what it saw to its own log so a
 run can be audited afterwards: world size, DeepSpeed stage, the example indices of its shard,
-tokens, loss, learning rate.
+tokens, loss, learning rate, and which node it ran on.
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def main(run_file: str) -> int:
         include_num_input_tokens_seen="no",
     )
     rank, world = args.process_index, args.world_size
+    # the node this rank runs on: torchrun says GROUP_RANK, the deepspeed launcher CROSS_RANK (its --node_rank)
+    node_rank = int(os.environ.get("GROUP_RANK") or os.environ.get("CROSS_RANK") or 0)
 
     tokenizer = AutoTokenizer.from_pretrained(run["base_model"])
     if tokenizer.pad_token is None:
@@ -137,7 +139,8 @@ def main(run_file: str) -> int:
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             engine = trainer.model_wrapped if trainer.is_deepspeed_enabled else None
-            self._write({"event": "begin", "rank": rank, "world_size": world, "step": state.global_step,
+            self._write({"event": "begin", "rank": rank, "world_size": world, "node_rank": node_rank,
+                         "step": state.global_step,
                          "engine": type(engine).__name__ if engine is not None else type(trainer.model_wrapped).__name__,
                          "zero_stage": engine.zero_optimization_stage() if engine is not None else None,
                          "device": str(args.device), "dtype": str(next(trainer.model.parameters()).dtype),
