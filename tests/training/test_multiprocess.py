@@ -19,25 +19,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from abel.config import SFTParams, parse_params
 from abel.training.launch import RunResult, launch
-from abel.training.logs import RunLog, read_run
+from abel.training.logs import RunLog
+
+from .conftest import REPO, run, tiny_sft
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-
-
-def tiny_sft(deepspeed: str, **kw: object) -> SFTParams:
-    return parse_params({"sft": {
-        "model": "tiny", "tiny": {"vocab_size": 400, "hidden_size": 64, "layers": 2, "heads": 4, "intermediate_size": 128},
-        "max_train_examples": 256, "max_val_examples": 16, "max_length": 512, "lr": 3e-3, "warmup_ratio": 0.1,
-        "global_batch_size": 16, "micro_batch_size": 4, "processes": 2, "deepspeed": deepspeed, "max_steps": 30,
-        "save_steps": 10, "eval_steps": 10, "logging_steps": 1, "packing": False, **kw}}).sft
-
-
-def run(sft: SFTParams, curated: tuple[Path, Path], tmp: Path) -> tuple[RunResult, RunLog]:
-    result = launch(sft, REPO, curated[0], curated[1], tmp / "model", runs_dir=tmp / "runs", progress=False)
-    return result, read_run(result.log_dir)
 
 
 def assert_real_multiprocess(log: RunLog, stage: int) -> None:
@@ -54,11 +41,6 @@ def assert_real_multiprocess(log: RunLog, stage: int) -> None:
     assert len(losses) == 30
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5, losses
     assert log.val and log.val[-1]["val_loss"] < log.val[0]["val_loss"]
-
-
-@pytest.fixture(scope="module")
-def zero2(curated: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, RunLog]:
-    return run(tiny_sft("zero2"), curated, tmp_path_factory.mktemp("zero2"))
 
 
 def test_zero2_two_processes(zero2: tuple[RunResult, RunLog]) -> None:

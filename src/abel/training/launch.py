@@ -1,4 +1,5 @@
-"""Plan, check and launch an SFT run: one ``torchrun`` (or ``deepspeed``) command, many processes.
+"""Plan, check and launch an SFT run: one ``torchrun`` (or ``deepspeed``) command, many processes, or
+one SLURM job of ``torchrun`` per node (``sft.launcher: slurm``, see ``abel.training.slurm``).
 
 Everything that can be known before training is checked here, in the parent process, so a bad
 combination fails in a second with a message naming the key instead of minutes into a run on
@@ -21,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from abel.config import SFTParams, resolve_precision
 from abel.fingerprint import Code, fingerprint
 from abel.io import InputError, atomic_open, write_json
 from abel.procs import parent_death_signal, work_lock
+from abel.training import slurm
 from abel.training.data import read_curated
 from abel.training.hosts import HostfileError, check_nodes, read_hostfile, ssh_args
 from abel.training.models import ModelSourceError, check_source, prepare_base
@@ -107,9 +110,19 @@ def load_deepspeed_config(name: str) -> dict[str, Any] | None:
 
 
 def plan(sft: SFTParams, root: Path, gpus: int | None = None) -> Plan:
+    if sft.launcher == "slurm":  # the allocation's GPUs, not this (login) machine's
+        gpus = sft.slurm.gpus_per_node
     gpus = gpu_count() if gpus is None else gpus
     cpu = gpus == 0
-    if sft.hostfile:
+    if sft.launcher == "slurm":
+        nodes = sft.slurm.nodes
+        processes = sft.processes or gpus
+        if processes == 0:
+            raise PlanError("sft.processes: 0 means one process per GPU, and sft.slurm.gpus_per_node is 0; "
+                            "set a number (or sft.slurm.gpus_per_node)")
+        if not cpu and processes > gpus:
+            raise PlanError(f"sft.processes: {processes} processes per node but sft.slurm.gpus_per_node is {gpus}")
+    elif sft.hostfile:
         slots = list(hosts(sft, root).values())
         nodes, processes = len(slots), slots[0]
     else:
@@ -147,24 +160,32 @@ def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: 
 # The code that decides the weights: what the ranks run (python -m abel.training.train and what it
 # imports, core modules aside) and the launcher, which trains the tiny model's tokenizer, writes the
 # ranks' run file and their environment. The log reader and the stage module are not in it: editing
-# them never retrains (tests/training/test_launch.py checks the list covers the ranks' imports).
+# them never retrains (tests/training/test_launch.py checks the list covers the ranks' imports); nor is
+# abel.training.slurm, which starts the same ranks, with the same run file, on a cluster's nodes.
 RUN_CODE = ("abel.training.train", "abel.training.data", "abel.training.models", "abel.training.safe_load",
             "abel.training.launch", "abel.modelio")
 
 
+# where the ranks run, not what they compute: the plan (nodes x processes, precision) holds what of it
+# decides the weights, so a run started by torchrun resumes under SLURM (the same loss, tests/training/test_slurm.py)
+# and a multi-node run resumes on other nodes of the same shape
+LAUNCH_ONLY = {"launcher", "slurm", "hostfile", "ssh_config"}
+
+
 def run_key(sft: SFTParams, p: Plan, train_path: Path, val_path: Path | None) -> str:
     """Checkpoints are reused only by a run that would train the same weights and log the same curves:
-    the same params, process layout, precision and DeepSpeed config (the plan, less the host's thread
-    count, so a run resumes on another machine), curated data and training code.
+    the same params (less how the processes are started), process layout, precision and DeepSpeed
+    config (the plan, less the host's thread count, so a run resumes on another machine), curated data
+    and training code.
 
-    Which hosts and how ssh reaches them (``sft.hostfile``, ``sft.ssh_config``) are not in it: the layout
-    they give (nodes x processes per node) is, so a run moved to other nodes of the same shape resumes. Two
-    layouts of one world size (2 nodes x 1 process, 1 node x 2) are two runs: here they log the same
-    losses, but gradient reduction over more ranks, or NCCL across nodes, need not add in the same order."""
+    Which hosts and how ssh reaches them (``sft.hostfile``, ``sft.ssh_config``) are not in it either: the
+    layout they give (nodes x processes per node) is, so a run moved to other nodes of the same shape
+    resumes. Two layouts of one world size (2 nodes x 1 process, 1 node x 2) are two runs: here they log
+    the same losses, but gradient reduction over more ranks, or NCCL across nodes, need not add in the
+    same order."""
     layout = {k: v for k, v in asdict(p).items() if k != "threads_per_process"}
-    where = sft.model_copy(update={"hostfile": "", "ssh_config": ""})
-    return fingerprint(where, layout, train_path, val_path if val_path is not None else "no validation set",
-                       Code(*RUN_CODE))
+    return fingerprint(sft.model_dump(exclude=LAUNCH_ONLY), layout, train_path,
+                       val_path if val_path is not None else "no validation set", Code(*RUN_CODE))
 
 
 def free_port() -> int:
@@ -244,7 +265,7 @@ def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file:
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=parent_death_signal, pass_fds=(lock_fd,))
         try:
-            return _follow(proc, rank0_log, bar)
+            return _follow(_proc_waiter(proc), rank0_log, bar)
         except BaseException:  # interrupted anywhere: SIGTERM lets torchrun stop its workers too
             proc.terminate()
             try:
@@ -255,15 +276,24 @@ def _run_with_progress(cmd: list[str], env: dict[str, str], cwd: Path, log_file:
             raise
 
 
-def _follow(proc: subprocess.Popen[bytes], rank0_log: Path, bar: Any) -> int:
-    """Wait for ``proc``, moving ``bar`` along rank 0's step log; its exit code."""
+def _proc_waiter(proc: subprocess.Popen[bytes]) -> Callable[[float], int | None]:
+    def wait(timeout: float) -> int | None:
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    return wait
+
+
+def _follow(wait: Callable[[float], int | None], rank0_log: Path, bar: Any) -> int:
+    """Call ``wait(1.0)`` (an exit code, or None while training goes on) until it returns a code, moving
+    ``bar`` along rank 0's step log meanwhile; that code."""
     offset = 0
     while True:
-        try:
-            code = proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = wait(1.0)
         if rank0_log.is_file():
+            if rank0_log.stat().st_size < offset:  # started again without a checkpoint: a new log
+                offset = 0
             with rank0_log.open("rb") as fh:
                 fh.seek(offset)
                 chunk = fh.read()
@@ -290,28 +320,39 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
     try:
         p = plan(sft, root, gpus)
         check_inputs(sft, train_path, val_path, root)
-        if p.nodes > 1:  # each node lets us in over ssh, with this checkout and this Python, before anything starts
+        if sft.hostfile and p.nodes > 1:  # each node lets us in over ssh, with this checkout and this Python, before anything starts
             check_nodes(list(hosts(sft, root)), ssh_config(sft, root), os.environ.get("PDSH_SSH_ARGS_APPEND", ""),
                         sys.executable, root)
-    except (InputError, ModelSourceError, HostfileError) as exc:
+        partition = slurm.check_cluster(sft.slurm, p.processes).name if sft.launcher == "slurm" else None
+    except (InputError, ModelSourceError, HostfileError, slurm.SlurmConfigError) as exc:
         raise PlanError(str(exc)) from None
     run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, p, train_path, val_path)
     with work_lock(run_dir) as lock_fd:  # two trainers never share a checkpoint folder
-        return _launch_locked(sft, p, root, run_dir, train_path, val_path, output_dir, progress, lock_fd)
+        return _launch_locked(sft, p, root, run_dir, train_path, val_path, output_dir, progress, lock_fd, partition)
 
 
-def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_path: Path, val_path: Path | None,
-                   output_dir: Path, progress: bool, lock_fd: int) -> RunResult:
-    ckpt_dir, log_dir = run_dir / "checkpoints", run_dir / "logs"
+def prepare_resume(ckpt_dir: Path, log_dir: Path) -> str | None:
+    """The newest complete checkpoint in ``ckpt_dir`` (checked for planted code), after removing any a
+    kill left half-written; None (and the logs of the attempt that saved nothing removed) if there is none.
+    Run by the launcher, and by a requeued SLURM job before its ranks start."""
     for partial in ckpt_dir.glob("checkpoint-*"):  # killed mid-save: never resume from those
         if not (partial / COMPLETE).is_file():
             shutil.rmtree(partial)
     done = complete_checkpoints(ckpt_dir)
-    resume = str(done[-1]) if done else None
-    if resume:
-        verify_checkpoint(done[-1])  # untrusted input: refuse a file that names code before anything loads it
-        print(f"resuming from {done[-1].name} (the newest complete checkpoint of {len(done)}) in {run_dir}",
-              file=sys.stderr, flush=True)
+    if not done:
+        shutil.rmtree(log_dir, ignore_errors=True)
+        return None
+    verify_checkpoint(done[-1])  # untrusted input: refuse a file that names code before anything loads it
+    print(f"resuming from {done[-1].name} (the newest complete checkpoint of {len(done)}) in {ckpt_dir.parent}",
+          file=sys.stderr, flush=True)
+    return str(done[-1])
+
+
+def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_path: Path, val_path: Path | None,
+                   output_dir: Path, progress: bool, lock_fd: int, partition: str | None) -> RunResult:
+    ckpt_dir, log_dir = run_dir / "checkpoints", run_dir / "logs"
+    slurm.cancel_stale(run_dir)  # a job whose launcher was killed with its guard: never two runs in one folder
+    resume = prepare_resume(ckpt_dir, log_dir)
     base_dir = run_dir / "base"
     if (base_dir / "config.json").is_file():
         base = str(base_dir)
@@ -323,19 +364,21 @@ def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_pat
         if base == str(tmp):
             tmp.rename(base_dir)
             base = str(base_dir)
-    if resume is None:
-        shutil.rmtree(log_dir, ignore_errors=True)
     run = {"sft": sft.model_dump(), "base_model": base, "train_path": str(train_path),
            "val_path": str(val_path) if val_path else None, "checkpoint_dir": str(ckpt_dir),
            "log_dir": str(log_dir), "output_dir": str(output_dir), "resume_from": resume,
            "grad_accum": p.grad_accum, "cpu": p.cpu, "precision": p.precision,
            "deepspeed_config": p.deepspeed_config, "plan": asdict(p),
-           "owner": {"pid": os.getpid(), "host": socket.gethostname()}}  # ranks end if this process does
+           # ranks end if this process does; a SLURM job's ranks are ended by scancel (the guard) instead
+           "owner": None if partition else {"pid": os.getpid(), "host": socket.gethostname()}}
     run_file = run_dir / "run.json"
     out_tmp = output_dir.with_name(output_dir.name + ".tmp")
     shutil.rmtree(out_tmp, ignore_errors=True)
     run["output_dir"] = str(out_tmp)
     write_json(run_file, run)
+    if partition is not None:
+        code, how = _run_slurm_job(sft, p, root, run_dir, run_file, partition, progress)
+        return _finish(code, how, run_dir, output_dir, out_tmp, p, resume)
     cmd = command(sft, p, run_file, root)
     with atomic_open(run_dir / "command.txt") as fh:
         fh.write(" ".join(cmd) + "\n")
@@ -350,11 +393,52 @@ def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_pat
         code = _run_with_progress(cmd, env, root, run_dir / "train.log", log_dir / "rank0.jsonl", progress, lock_fd)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return _finish(code, f"training exited with status {code}", run_dir, output_dir, out_tmp, p, resume)
+
+
+def _finish(code: int, how: str, run_dir: Path, output_dir: Path, out_tmp: Path, p: Plan,
+            resume: str | None) -> RunResult:
+    """Raise with the log's tail when training failed (``how`` says how), else move the model into place."""
     if code != 0:
         tail = "".join((run_dir / "train.log").read_text(errors="replace").splitlines(keepends=True)[-40:])
-        raise RuntimeError(f"training exited with status {code}; last lines of {run_dir / 'train.log'}:\n{tail}\n"
+        raise RuntimeError(f"{how}; last lines of {run_dir / 'train.log'}:\n{tail}\n"
                            f"(command in {run_dir / 'command.txt'}; re-running resumes from the newest complete "
-                           f"checkpoint in {ckpt_dir})")
+                           f"checkpoint in {run_dir / 'checkpoints'})")
     shutil.rmtree(output_dir, ignore_errors=True)
     out_tmp.rename(output_dir)
-    return RunResult(run_dir, log_dir, output_dir, p, resume)
+    return RunResult(run_dir, run_dir / "logs", output_dir, p, resume)
+
+
+def _run_slurm_job(sft: SFTParams, p: Plan, root: Path, run_dir: Path, run_file: Path, partition: str,
+                   progress: bool) -> tuple[int, str]:
+    """Write and submit the sbatch script, then wait for the job with the progress bar of rank 0's log;
+    0 when the job COMPLETED, and how it ended. The job is cancelled if this process ends before it does."""
+    from tqdm import tqdm
+
+    script = slurm.write_script(slurm.render_script(sft.slurm, partition, p.processes, p.cpu, run_file, run_dir, root),
+                                run_dir)
+    with atomic_open(run_dir / "command.txt") as fh:
+        fh.write(f"sbatch --parsable {script}\n")
+    (run_dir / slurm.JOB_FILE).unlink(missing_ok=True)
+    try:
+        job_id = slurm.submit(script)
+    except slurm.SlurmConfigError as exc:  # sbatch refused it: nothing was launched
+        raise PlanError(str(exc)) from None
+    slurm.record(run_dir, {"job_id": job_id, "script": str(script)})
+    print(f"submitted slurm job {job_id} ({sft.slurm.nodes} node(s) x {p.processes} process(es), partition "
+          f"{partition}); output in {run_dir / 'train.log'}", file=sys.stderr, flush=True)
+    bar = tqdm(desc="sft", unit="step", disable=not progress, mininterval=2.0, dynamic_ncols=True)
+    waiter = slurm.JobWaiter(job_id, say=bar.write if progress else lambda m: print(m, file=sys.stderr, flush=True))
+    with (run_dir / "train.log").open("ab") as log:
+        guard = slurm.Guard(job_id, log)
+        done = False
+        try:
+            code = _follow(waiter, run_dir / "logs" / "rank0.jsonl", bar)
+            done = True
+        finally:
+            if not done:  # interrupted, or lost contact: the job must not train on unwatched
+                slurm.cancel(job_id)
+            guard.release(done)
+    slurm.record(run_dir, {**slurm.facts(job_id, waiter.info), "script": str(script)})
+    return code, (f"slurm job {job_id} ended {waiter.info.get('JobState', '?')} (exit code "
+                  f"{waiter.info.get('ExitCode', '?')}, `scontrol show job {job_id}`)")
