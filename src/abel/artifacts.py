@@ -48,6 +48,8 @@ OURS_SCORE_SUMMARY = f"{OURS_METRICS}/score_summary.json"
 
 # analyze
 PUBLISHED = "data/published/abel_readme.yaml"
+# the vLLM environment's lock (abel install-vllm): what generate.backend: vllm runs; in the generation run key
+VLLM_LOCK = "requirements-vllm.lock"
 RELEASED_REPORTS = "reports/released"
 RELEASED_FIGURES = "figures/released"
 RELEASED_ROBUSTNESS = f"{RELEASED_METRICS}/robustness.json"
@@ -114,7 +116,7 @@ def split_metric_key(key: str) -> tuple[str, str, str]:
 STAGE_DEPS: dict[str, tuple[str, ...]] = {
     "curate": (),
     "sft": (CURATED,),
-    "generate": (SFT_MODEL,),
+    "generate": (SFT_MODEL, VLLM_LOCK),
     "overfit": (SFT_MODEL, SFT_SUMMARY, SFT_TRAIN_CSV, SFT_VAL_CSV, CURATED_TRAIN),
     "score": (GENERATIONS,),
     "analyze": (SCORED_RELEASED, SCORED_OURS, CURATED_TRAIN, PUBLISHED),

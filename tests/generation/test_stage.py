@@ -91,8 +91,9 @@ def test_missing_sft_model_says_run_sft(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
-def test_vllm_absent_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(BackendError, match="vllm is not installed.*backend: hf"):
+def test_vllm_absent_is_a_clear_error(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ABEL_VLLM_VENV", str(tmp_path / "no-vllm-here"))
+    with pytest.raises(BackendError, match="needs its own environment.*abel install-vllm.*backend: hf"):
         backend(params(data_dir, backend="vllm").generate, tmp_path)
 
 

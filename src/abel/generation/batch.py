@@ -2,8 +2,8 @@
 stage and ``abel eval`` both run this).
 
 Work goes to ``checkpoints/generate/<run key>/`` (kept across a kill; the key hashes the
-``generate`` params, the model's files, the generation code, the registry entries and the questions
-asked), and finished files are then
+``generate`` params, the model's files, the generation code, the registry entries, the questions
+asked, and for the vllm backend its environment's lock), and finished files are then
 published to ``outputs/generations/<benchmark>.jsonl`` with each row's gold, answer kind and tags
 joined in, so the score stage treats them like Abel's released files.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from abel.config import Params
 from abel.data import registry
 from abel.fingerprint import Code, fingerprint
-from abel.generation import runner
+from abel.generation import runner, vllm_engine
 from abel.generation.backends import Generate, backend, resolve_model
 from abel.io import read_jsonl, write_jsonl
 from abel.procs import work_lock
@@ -39,8 +39,9 @@ def run_key(params: Params, root: Path, items: dict[str, list[registry.Item]]) -
     benchmark definitions and questions asked (ids and prompts: another copy of the data, or another
     subset, is another run, never a resume of this one)."""
     asked = {name: [(it.id, it.prompt) for it in its] for name, its in sorted(items.items())}
+    engine = vllm_engine.pins() if params.generate.backend == "vllm" else "hf (the main environment's, in the lock file)"
     return fingerprint(params.generate, model_fingerprint(params.generate.model, root), Code("abel.generation", "abel.modelio"),
-                       *(registry.get(name) for name in sorted(params.generate.benchmarks)), asked)
+                       *(registry.get(name) for name in sorted(params.generate.benchmarks)), asked, engine)
 
 
 def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Path, *, progress: bool = True,
@@ -54,11 +55,17 @@ def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Pa
     work = work_root / run_key(params, root, items)
     with work_lock(work):  # two runs never load a model for, or append to, the same work files
         info: dict[str, Any] = {}
-        if generate is None:
+        close = None
+        if generate is None:  # a backend started here is ended here (the vLLM worker process)
             generate, info = backend(gp, root)
+            close = getattr(generate, "close", None)
         summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
                                    "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
-        facts = _generate_all(params, root, items, work, generate, out_dir, summary, progress)
+        try:
+            facts = _generate_all(params, root, items, work, generate, out_dir, summary, progress)
+        finally:
+            if close is not None:
+                close()
     return summary, facts
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from abel.config import SFTParams
-from abel.modelio import gguf_path, resolve_model
+from abel.modelio import dequantize_gguf, gguf_path, resolve_model
 
 SourceKind = Literal["tiny", "gguf", "hf"]
 EOS = "<|endoftext|>"
@@ -61,6 +61,9 @@ def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int) -> object:
                                    model_max_length=1_000_000)
 
 
+TINY_CONTEXT = 2048
+
+
 def tiny_model(params: SFTParams, vocab_size: int, eos_id: int, seed: int) -> object:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -68,7 +71,9 @@ def tiny_model(params: SFTParams, vocab_size: int, eos_id: int, seed: int) -> ob
     t = params.tiny
     cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
                       num_hidden_layers=t.layers, num_attention_heads=t.heads, num_key_value_heads=t.heads,
-                      max_position_embeddings=params.max_length, tie_word_embeddings=True,
+                      # RoPE has no weights: this only says how far generation may go (vLLM's rotary
+                      # cache ends here; sft.max_length, the training length, is often shorter)
+                      max_position_embeddings=max(params.max_length, TINY_CONTEXT), tie_word_embeddings=True,
                       bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg)
@@ -79,23 +84,13 @@ def prepare_base(params: SFTParams, corpus: list[str], out_dir: Path, root: Path
     kind = source_kind(params.model)
     if kind == "hf":
         return resolve_model(params.model, root)[0]
-    import torch
-
     out_dir.mkdir(parents=True, exist_ok=True)
     if kind == "tiny":
         tok = train_tiny_tokenizer(corpus, params.tiny.vocab_size)
         model = tiny_model(params, len(tok), tok.eos_token_id, params.seed)
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        gguf = gguf_path(params.model)
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-        # The weights are dequantized to fp32 on load; what is left of the GGUF "quantizer" only
-        # blocks saving. Drop it so the base is an ordinary fp32 checkpoint.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
+    else:  # an ordinary fp32 checkpoint of the GGUF's weights (the generation backend vllm reads the same)
+        dequantize_gguf(gguf_path(params.model), out_dir)
+        return str(out_dir)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model.save_pretrained(out_dir)
