@@ -26,10 +26,19 @@ prepare)
     spec=$(pin "$name"); [ -n "$spec" ] || { echo "no pin for $name in requirements.lock" >&2; exit 1; }
     # a wheel for CPython 3.12 on x86-64 Linux; a source-only release (deepspeed, antlr4) is built
     # here into a pure-Python wheel (DS_BUILD_OPS=0: no DeepSpeed op is compiled ahead)
-    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    case "$name" in
+    deepspeed|antlr4-python3-runtime)  # source-only on PyPI, pure Python
+      DS_BUILD_OPS=0 python3 -m pip wheel --quiet --no-deps -w "$CARRY/whl" "$spec" ;;
+    *)
+      python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        --platform any -d "$CARRY/whl" "$spec" 2>/dev/null \
-      || DS_BUILD_OPS=0 python3 -m pip wheel --quiet --no-deps -w "$CARRY/whl" "$spec"
+        --platform any -d "$CARRY/whl" "$spec" ;;
+    esac
+  done
+  # every wheel must install on CPython 3.12 x86-64 (a cp311 build here would fail only there)
+  for w in "$CARRY"/whl/*.whl; do
+    case "$(basename "$w")" in *-py3-none-any.whl|*-cp312-cp312-*x86_64*.whl|*-abi3-*x86_64*.whl) ;;
+      *) echo "not a CPython 3.12 x86-64 wheel: $w" >&2; exit 1 ;; esac
   done
   cp "$data/gsm8k/train.jsonl" "$data/gsm8k/test.jsonl" "$CARRY/data/gsm8k/"
   du -sh "$CARRY"

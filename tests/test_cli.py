@@ -241,7 +241,7 @@ def test_eval_end_to_end_on_a_tiny_model(tiny_model: Path, data_dir: Path, tmp_p
     for name in ("params.yaml", "dvc.yaml"):
         (repo / name).write_bytes((REPO / name).read_bytes())
     out = repo / "outputs/eval/tiny-llama"  # the default: outputs/eval/<model folder name>/
-    args = ("eval", "--model", str(tiny_model), "--benchmarks", "gsm8k", "--limit", "2", "--max-new-tokens", "8",
+    args = ("eval", "--model", str(tiny_model), "--backend", "hf", "--benchmarks", "gsm8k", "--limit", "2", "--max-new-tokens", "8",
             "--data-dir", str(data_dir), "--quiet")
     proc = run_abel(*args, cwd=repo)
     assert proc.returncode == 0, proc.stderr[-3000:]

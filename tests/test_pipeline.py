@@ -348,6 +348,8 @@ def test_generate_stage_with_the_vllm_backend_gives_the_hf_rows(repo_copy: Path,
     to the hf backend's on at least 95% of them (the disagreements, if any, are printed)."""
     from abel.generation import vllm_engine
 
+    if reason := vllm_engine.cpu_unsupported():
+        pytest.skip(f"vLLM cannot run on this CPU: {reason}")
     try:
         vllm_engine.python()
     except vllm_engine.VLLMError as exc:

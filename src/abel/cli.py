@@ -177,6 +177,10 @@ def _cmd_install_vllm(args: argparse.Namespace) -> int:
 
     target = Path(args.target) if args.target else engine.venv_dir()
     pins = engine.GPU_PINS if args.gpu else engine.CPU_PINS
+    if not args.gpu and (reason := engine.cpu_unsupported()):  # nothing to install that could run here
+        print(f"abel install-vllm: skipped: {reason}. generate.backend: vllm will stop saying so; set "
+              "generate.backend: hf in params.yaml", file=sys.stderr)
+        return 0
     print(f"installing {' '.join(pins)} into its own environment, {target} (generate.backend: vllm)", file=sys.stderr)
     for step in engine.install_command(target, args.gpu):
         if subprocess.run(step).returncode != 0:

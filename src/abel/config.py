@@ -167,9 +167,16 @@ class SlurmParams(_Section):
     @classmethod
     def _extra(cls, args: list[str]) -> list[str]:
         for arg in args:
-            if not arg.startswith("-") or "\n" in arg:
-                raise ValueError(f"{arg!r} is not an sbatch option (one '--name=value' per entry)")
-            owner = _SBATCH_OWNED.get(arg.split("=", 1)[0])
+            if not arg.startswith("-") or any(c.isspace() for c in arg):
+                raise ValueError(f"{arg!r} is not one sbatch option (one '--name=value' per entry, no spaces)")
+            name = arg.split("=", 1)[0]
+            if name.startswith("--"):  # sbatch takes any unique prefix of a long option (--part = --partition)
+                owned = [o for o in _SBATCH_OWNED if o.startswith("--") and len(name) > 3 and o.startswith(name)]
+            else:  # a short option with its value attached (-N4, -t10, -pgpu), or -W (wait)
+                owned = [o for o in _SBATCH_OWNED if not o.startswith("--") and name.startswith(o)]
+                if name.startswith("-W"):
+                    owned = ["--wait"]
+            owner = _SBATCH_OWNED.get(owned[0]) if owned else None
             if owner is not None:
                 raise ValueError(f"{arg!r} is set by {owner}" + ("; set that key instead" if owner.startswith("sft.") else ""))
         return args

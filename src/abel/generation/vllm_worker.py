@@ -43,8 +43,10 @@ def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         s = request["sampling"]
-        params = vllm.SamplingParams(n=1, temperature=s["temperature"], top_p=s["top_p"], max_tokens=s["max_tokens"],
-                                     stop=s["stop"] or None, seed=s["seed"], skip_special_tokens=True)
+        # one SamplingParams per row: its own seed (greedy ignores it); no top-k, as the hf backend
+        params = [vllm.SamplingParams(n=1, temperature=s["temperature"], top_p=s["top_p"], top_k=0,
+                                      max_tokens=s["max_tokens"], stop=s["stop"] or None, seed=seed,
+                                      skip_special_tokens=True) for seed in s["seeds"]]
         try:
             outs = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in request["prompt_token_ids"]],
                                 params, use_tqdm=False)

@@ -151,7 +151,9 @@ def render_script(s: SlurmParams, partition: str, processes: int, cpu: bool, run
         opts.append(f"--time={s.time}")
     opts += ["--requeue", "--open-mode=append", f"--output={log}", f"--chdir={root}", *s.extra_args]
     port = str(s.rdzv_port) if s.rdzv_port else '$((20000 + SLURM_JOB_ID % 20000))'
-    device = ("export CUDA_VISIBLE_DEVICES=\nexport DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}\n" if cpu else "")
+    # said outright either way: sbatch exports the submitting shell's environment, and a login node
+    # without GPUs may have DS_ACCELERATOR=cpu in it
+    device = "export CUDA_VISIBLE_DEVICES=\nexport DS_ACCELERATOR=cpu\n" if cpu else "export DS_ACCELERATOR=cuda\n"
     srun_opts = "--kill-on-bad-exit=1 --nodes=\"$SLURM_NNODES\" --ntasks-per-node=1" + (
         ' --cpus-per-task="$SLURM_CPUS_PER_TASK"' if s.cpus_per_task else "")
     return f"""#!/bin/bash
