@@ -210,7 +210,7 @@ def test_the_stage_uses_the_mirror_param_and_the_environment(tmp_path: Path, dat
     monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(ParamsError, match=f"\\${MIRROR_ENV}: .*nowhere does not exist"):
         data_mirror(params, tmp_path)
-    monkeypatch.setenv(MIRROR_ENV, str(data_dir / "MANIFEST.md"))
+    monkeypatch.setenv(MIRROR_ENV, str(data_dir / "svamp/SVAMP.json"))
     with pytest.raises(ParamsError, match="is not a folder"):
         data_mirror(params, tmp_path)
     monkeypatch.setenv(MIRROR_ENV, "")

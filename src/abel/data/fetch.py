@@ -197,10 +197,11 @@ def complete(dest: Path, pins: tuple[Pin, ...] = PINS) -> bool:
     return True
 
 
-def _mismatch(pin: Pin, actual: str, where: str) -> FetchError:
+def _mismatch(pin: Pin, actual: str, where: str, origin: str) -> FetchError:
+    fix = ("replace the mirror's copy, or remove it to download the file" if origin == "mirror" else
+           f"the server did not give the file at the pinned commit ({pin.page}); check ${BASE_URL_ENV} or any proxy")
     return FetchError(f"{pin.path}: sha256 mismatch for the copy from {where}: expected {pin.sha256}, got {actual}. "
-                      f"Nothing was written. The file differs from {pin.page} at the pinned commit: replace the "
-                      "copy (or remove it from the mirror to download it).")
+                      f"Nothing was written. Fix: {fix}.")
 
 
 def _download(pin: Pin, target: Path, base_url: str | None, timeout: float) -> str:
@@ -257,7 +258,7 @@ def fetch(dest: Path, mirror: Path | None = None, *, base_url: str | None = None
                 origin = "network"
             actual = sha256_file(target)
             if actual != pin.sha256:
-                raise _mismatch(pin, actual, where)
+                raise _mismatch(pin, actual, where, origin)
             done.append(Fetched(pin.path, origin, where))
         if missing:
             raise FetchError(_missing_message(missing, mirror, dest))
