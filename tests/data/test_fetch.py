@@ -215,3 +215,26 @@ def test_the_stage_uses_the_mirror_param_and_the_environment(tmp_path: Path, dat
         data_mirror(params, tmp_path)
     monkeypatch.setenv(MIRROR_ENV, "")
     assert data_mirror(params, tmp_path) is None
+
+
+def test_abel_fetch_command(tmp_path: Path, data_dir: Path) -> None:
+    """`abel fetch` (the dvc stage's command) in a checkout: the mirror param, then offline with no mirror."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text(f"data:\n  mirror: {data_dir}\n")
+    env = {k: v for k, v in os.environ.items() if k not in (MIRROR_ENV, F.BASE_URL_ENV)}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "abel.cli", "fetch", *args], cwd=tmp_path,  # noqa: E731
+                                       capture_output=True, text=True, env=env, timeout=120)
+    proc = run()
+    assert proc.returncode == 0, proc.stderr
+    assert "18 files in data/sources, sha256 checked (18 mirror)" in proc.stdout
+    assert F.complete(tmp_path / A.SOURCES)
+    assert "(18 kept)" in run("--offline").stdout
+    (tmp_path / A.SOURCES / "gsm8k/test.jsonl").write_text("changed\n")  # no longer complete: fetched again
+    proc = run("--offline", "--mirror", "")
+    assert proc.returncode == 2 and "18 of 18 data files could not be had" in proc.stderr
+    assert "network use is off" in proc.stderr and "Fix it either way" in proc.stderr
+    assert (tmp_path / A.SOURCES / "gsm8k/test.jsonl").read_text() == "changed\n"  # left as it was
