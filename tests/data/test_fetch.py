@@ -83,6 +83,8 @@ def test_pins_are_commits_and_cover_every_file_the_pipeline_reads() -> None:
     files = {b.file for b in registry.benchmarks().values() if b.file}
     files |= {sources.TRAIN_SOURCES[s].local for s in get_args(SourceName) if s in sources.TRAIN_SOURCES}
     assert files <= set(F.PINNED), sorted(files - set(F.PINNED))
+    for spec in sources.TRAIN_SOURCES.values():
+        assert spec.remote == F.PINNED[spec.local].url, spec.name
     # the registry's canonical remotes are the pinned URLs (MATH train: assembled, see its pin)
     for bench in registry.benchmarks().values():
         if bench.file:
@@ -238,3 +240,12 @@ def test_abel_fetch_command(tmp_path: Path, data_dir: Path) -> None:
     assert proc.returncode == 2 and "18 of 18 data files could not be had" in proc.stderr
     assert "network use is off" in proc.stderr and "Fix it either way" in proc.stderr
     assert (tmp_path / A.SOURCES / "gsm8k/test.jsonl").read_text() == "changed\n"  # left as it was
+
+
+def test_the_curate_download_path_assembles_math_train(server: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """curate.download fetches a missing training source through the same pins: MATH train is assembled."""
+    monkeypatch.setenv(F.BASE_URL_ENV, server)
+    path = sources.resolve(sources.TRAIN_SOURCES["math"], tmp_path / "data", tmp_path / "raw")
+    assert path == tmp_path / "raw/math/train.jsonl" and F.sha256_file(path) == F.PINNED["math/train.jsonl"].sha256
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train.jsonl"]

@@ -216,6 +216,27 @@ def _download(pin: Pin, target: Path, base_url: str | None, timeout: float) -> s
     return url
 
 
+def fetch_one(pin: Pin, target: Path, *, base_url: str | None = None, timeout: float = TIMEOUT_S) -> None:
+    """Download one pinned file to ``target`` (atomically: nothing at ``target`` unless its sha256 matches).
+    FetchError when it cannot be had or does not match."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            where = _download(pin, tmp, base_url, timeout)
+        except (urllib.error.URLError, OSError, TimeoutError, tarfile.TarError) as exc:
+            reason = str(getattr(exc, "reason", None) or exc)
+            raise FetchError(f"{pin.path}: downloading {fetch_url(pin.url, base_url)} failed ({reason})") from None
+        actual = sha256_file(tmp)
+        if actual != pin.sha256:
+            raise _mismatch(pin, actual, where, "network")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def fetch(dest: Path, mirror: Path | None = None, *, base_url: str | None = None, network: bool = True,
           timeout: float = TIMEOUT_S, pins: tuple[Pin, ...] = PINS,
           progress: Callable[[str], None] | None = None) -> list[Fetched]:
