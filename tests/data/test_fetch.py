@@ -153,7 +153,7 @@ def test_an_unreachable_server_lists_every_file_and_both_fixes(tmp_path: Path) -
     for pin in F.PINS:
         assert f"{pin.path}  <-  {pin.url}" in message
     assert "connect to the internet" in message and MIRROR_ENV in message and "data.mirror" in message
-    assert "refused" in message.lower()
+    assert "refused" in message.lower() and "no-mirror does not exist" in message
     assert not dest.exists() and _leftovers(tmp_path) == []
 
 

@@ -294,7 +294,8 @@ def fetch(dest: Path, mirror: Path | None = None, *, base_url: str | None = None
 
 
 def _missing_message(missing: list[tuple[Pin, str]], mirror: Path | None, dest: Path) -> str:
-    where = f"the mirror {mirror}" if mirror is not None else "no mirror"
+    where = ("no mirror" if mirror is None else f"the mirror {mirror}" if mirror.is_dir()
+             else f"the mirror {mirror} does not exist")
     lines = [f"{len(missing)} of {len(PINS)} data files could not be had ({where}, then the network); nothing "
              f"was written to {dest}:"]
     lines += [f"  {pin.path}  <-  {pin.url}  ({reason})" for pin, reason in missing]
