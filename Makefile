@@ -57,10 +57,11 @@ test-fast: install
 
 # The curation ablation (README: "Curation ablation"): DVC experiments on the arith profile,
 # curate.format x seeds, plus dedupe off and decontamination off; then the comparison notebook.
-# Queued experiments run in temp copies of the repo, so data.dir is passed as an absolute path.
-ABLATION_DATA ?= $(abspath ../shared/data)
+# Queued experiments run in temp copies of the repo, so the fetch stage's mirror is passed as an absolute
+# path (each copy's data/sources comes from DVC's cache, or from the mirror, checksums checked).
+ABLATION_MIRROR ?= $(abspath ../shared/data)
 ABLATION_SEEDS ?= 0 1
-ABLATION_EXP = $(BIN)/dvc exp run --queue -S profile=arith -S data.dir=$(ABLATION_DATA)
+ABLATION_EXP = $(BIN)/dvc exp run --queue -S profile=arith -S data.mirror=$(ABLATION_MIRROR)
 
 ablation-queue: install
 	for fmt in answer_only original stepwise; do for seed in $(ABLATION_SEEDS); do \

@@ -106,10 +106,18 @@ def stage_notebook(stage: str) -> Path:
     return path
 
 
+def stage_roots(stage: str) -> set[str]:
+    """The modules a stage starts from: its notebook's imports, or for a plain command stage without a
+    notebook (``abel fetch``) its stage module."""
+    if not list((REPO / "notebooks").glob(f"[0-9][0-9]_{stage}.ipynb")):
+        return {f"abel.stages.{stage}"}
+    return notebook_imports(stage_notebook(stage))
+
+
 def code_deps(stage: str) -> list[str]:
     """What dvc.yaml must list as a stage's code: the closure of its notebook's imports (its stage
     module among them) as files, plus package data."""
-    mods = closure(*notebook_imports(stage_notebook(stage)))
+    mods = closure(*stage_roots(stage))
     files = {module_file(m).relative_to(REPO).as_posix() for m in mods}
     files |= {data for m, data in PACKAGE_DATA.items() if m in mods}
     return sorted(files)

@@ -52,7 +52,8 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
         (dest / kept).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / kept, dest / kept)
     params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["data"]["dir"] = str(data_dir)  # the copy does not sit beside shared/
+    # the copy does not sit beside shared/: its fetch stage copies from the shared data (checksums checked)
+    params["data"]["mirror"] = str(data_dir)
     params["profile"] = "tiny"  # SFT of a from-scratch tiny model: the cpu profile's SmolLM2 run takes minutes
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],

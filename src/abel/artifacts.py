@@ -4,10 +4,15 @@ A stage reads what earlier stages wrote and writes its own outputs; nothing else
 them. ``STAGE_DEPS`` and ``STAGE_OUTS`` list, per stage, the artifacts ``dvc.yaml`` must declare
 (``tests/test_layers.py`` checks the two agree in both directions; the code each stage runs is
 checked separately, against its import closure). Paths under ``data.dir`` (the benchmark files and
-Abel's released generations) are the data registry's business, not this module's.
+Abel's released generations; by default ``SOURCES``, the fetch stage's output) are the data registry's
+business, not this module's.
 """
 
 from __future__ import annotations
+
+# fetch: every benchmark file and Abel's released generations, from their pinned sources (abel.data.fetch);
+# the default data.dir, laid out like ../shared/data
+SOURCES = "data/sources"
 
 # params: the active profile's view of params.yaml, the one params file every stage tracks
 PARAMS_RESOLVED = "outputs/params.resolved.yaml"
@@ -114,6 +119,7 @@ def split_metric_key(key: str) -> tuple[str, str, str]:
 
 # What dvc.yaml declares per stage, besides code and files under data.dir.
 STAGE_DEPS: dict[str, tuple[str, ...]] = {
+    "fetch": (),
     "curate": (),
     "sft": (CURATED,),
     "generate": (SFT_MODEL, VLLM_LOCK),
@@ -127,6 +133,7 @@ STAGE_DEPS: dict[str, tuple[str, ...]] = {
 }
 STAGE_OUTS: dict[str, tuple[str, ...]] = {
     "params": (PARAMS_RESOLVED,),
+    "fetch": (SOURCES,),
     "curate": (CURATED, CURATION_REPORTS, CURATION_FIGURES),
     "sft": (SFT_MODEL, provenance("sft"), SFT_FIGURES, SFT_SUMMARY, SFT_TRAIN_CSV, SFT_VAL_CSV),
     "generate": (GENERATIONS, provenance("generate"), GENERATE_SUMMARY),

@@ -335,6 +335,27 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    """The fetch stage: every pinned data file into data/sources/ (mirror first, then the network)."""
+    from abel.config import MIRROR_ENV, ParamsError, find_root, load_params
+    from abel.data.fetch import FetchError
+    from abel.stages import fetch
+
+    try:
+        root = find_root()
+        params = load_params(root / "params.yaml")
+        if args.mirror is not None:
+            os.environ[MIRROR_ENV] = args.mirror
+        rows = fetch.run(params, root, progress=not args.quiet, network=not args.offline)
+    except (ParamsError, FetchError) as exc:
+        print(f"abel fetch: {exc}", file=sys.stderr)
+        return 2
+    origins = {o: sum(r["origin"] == o for r in rows) for o in ("mirror", "network", "kept")}
+    print(f"abel fetch: {len(rows)} files in data/sources, sha256 checked "
+          f"({', '.join(f'{n} {o}' for o, n in origins.items() if n)})")
+    return 0
+
+
 def _cmd_plots_template(args: argparse.Namespace) -> int:
     from abel.config import ParamsError, find_root
     from abel.report.plots_template import TemplateError, make
@@ -619,6 +640,14 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--kernel", default=None, help="Jupyter kernel (default: the notebook's own, `abel`, installed by `make install`)")
     stage.add_argument("--quiet", action="store_true", help="no papermill progress bar")
     stage.set_defaults(func=_cmd_stage)
+
+    fetch = sub.add_parser("fetch", help="the fetch stage: every benchmark file and Abel's released generations, "
+                           "from the local mirror or their pinned sources, sha256-checked, into data/sources/")
+    fetch.add_argument("--mirror", help="a folder laid out like ../shared/data ('' = none; default: "
+                       "$ABEL_DATA_MIRROR, else params.yaml data.mirror when it exists)")
+    fetch.add_argument("--offline", action="store_true", help="never use the network (list what the mirror lacks)")
+    fetch.add_argument("--quiet", action="store_true", help="no progress lines")
+    fetch.set_defaults(func=_cmd_fetch)
 
     params = sub.add_parser("params", help="check params.yaml (all profiles, unknown keys, data.dir) and print "
                             "the active profile's view; --write: the `params` stage")

@@ -14,6 +14,10 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from abel.artifacts import SOURCES
+
+MIRROR_ENV = "ABEL_DATA_MIRROR"
+
 
 
 def find_root(start: str | Path | None = None) -> Path:
@@ -43,7 +47,11 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    dir: str = Field("../shared/data", description="benchmark + released-generation directory, relative to the repo root or absolute")
+    dir: str = Field(SOURCES, description="benchmark + released-generation directory, relative to the repo root or "
+                     f"absolute; {SOURCES} is what the fetch stage writes")
+    mirror: str = Field("../shared/data", description="a local folder laid out like ../shared/data that the fetch stage "
+                        f"copies from (checksums checked) when it exists, before the network; ${MIRROR_ENV} overrides it, "
+                        "'' = none")
 
 
 class ScoreParams(_Section):
@@ -373,9 +381,31 @@ def resolved_view(params: Params) -> dict[str, Any]:
     return params.model_dump(mode="json", exclude={"profiles"})
 
 
+def data_mirror(params: Params, root: Path) -> Path | None:
+    """The fetch stage's local mirror: $ABEL_DATA_MIRROR when set (it must then exist), else ``data.mirror``
+    (which may be absent: the stage then downloads); None for no mirror ('')."""
+    import os
+
+    env = os.environ.get(MIRROR_ENV)
+    text, where = (env, f"${MIRROR_ENV}") if env is not None else (params.data.mirror, "data.mirror")
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else (root / path).resolve()
+    if path.exists() and not path.is_dir():
+        raise ParamsError(f"{where}: {path} is not a folder (it should be laid out like ../shared/data)")
+    if env is not None and not path.is_dir():
+        raise ParamsError(f"{where}: {path} does not exist (unset it to use data.mirror, or set it to '' to download)")
+    return path
+
+
 def check_data_dir(params: Params, root: Path) -> None:
-    """ParamsError naming ``data.dir`` when the data directory does not exist."""
+    """ParamsError naming ``data.dir`` when the data directory does not exist (the fetch stage's own
+    output may not exist yet: that stage makes it)."""
     path = params.data_dir(root)
+    if path == (root / SOURCES).resolve():
+        data_mirror(params, root)
+        return
     if not path.is_dir():
         raise ParamsError(f"data.dir: {path} does not exist (params.yaml has data.dir: {params.data.dir!r}; "
                           "point it at the folder holding the benchmark files and abel_outputs/, "

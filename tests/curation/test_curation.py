@@ -12,7 +12,7 @@ from abel.io import read_jsonl
 from abel.config import CurateParams, ParamsError, parse_params
 from abel.curation import filters, formats
 from abel.curation.pipeline import CurationError, curate
-from abel.data.sources import TRAIN_SOURCES, BadRecord, Record, SourceError, SourceSpec, resolve
+from abel.data.sources import TRAIN_SOURCES, BadRecord, Record, SourceError, resolve
 from abel.scoring.runner import score_rows
 
 
@@ -148,12 +148,14 @@ def test_scorer_recovers_gold_from_every_curated_target(data_dir: Path, tmp_path
             assert failed == [], f"{fmt}/{kind}: {failed[:5]}"
 
 
-def test_missing_source_offline_is_one_clear_error(tmp_path: Path) -> None:
-    spec = SourceSpec("gsm8k", "gsm8k/train.jsonl", "http://127.0.0.1:9/train.jsonl", TRAIN_SOURCES["gsm8k"].reader)
+def test_missing_source_offline_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ABEL_DATA_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    spec = TRAIN_SOURCES["gsm8k"]
     with pytest.raises(SourceError) as err:
         resolve(spec, tmp_path / "data", tmp_path / "raw")
     message = str(err.value)
     assert "no local copy at" in message and "data.dir" in message and "127.0.0.1:9" in message
+    assert not (tmp_path / "raw" / spec.local).exists()
     with pytest.raises(SourceError, match="download is off"):
         resolve(spec, tmp_path / "data", None)
 
@@ -186,25 +188,32 @@ def test_smollm2_tokenizer_counts_tokens() -> None:
     assert count(["Question:\nJanet has 3 apples.\nAnswer:\n"]) == [14]
 
 
-def test_missing_source_is_downloaded_from_its_url(tmp_path: Path) -> None:
-    """The real download path, against an HTTP server on loopback serving a GSM8K-format file."""
+def test_missing_source_is_downloaded_from_its_url(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real download path (the pinned URL, sha256 checked), against an HTTP server on loopback
+    serving the shared GSM8K train file under that URL's path."""
     import functools
     import http.server
     import threading
 
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "train.jsonl").write_text(json.dumps(GOOD) + "\n")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    from abel.data.fetch import PINNED
+
+    spec = TRAIN_SOURCES["gsm8k"]
+    served = tmp_path / "served" / PINNED[spec.local].url.removeprefix("https://")
+    served.parent.mkdir(parents=True)
+    served.write_bytes(b"{}\n")  # first a wrong file: refused, nothing kept
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    monkeypatch.setenv("ABEL_DATA_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/train.jsonl"
-        spec = SourceSpec("gsm8k", "gsm8k/train.jsonl", url, TRAIN_SOURCES["gsm8k"].reader)
+        with pytest.raises(SourceError, match="sha256 mismatch"):
+            resolve(spec, tmp_path / "data", tmp_path / "raw")
+        assert not (tmp_path / "raw" / spec.local).exists()
+        served.write_bytes((data_dir / spec.local).read_bytes())
         path = resolve(spec, tmp_path / "data", tmp_path / "raw")
         assert path == tmp_path / "raw" / "gsm8k" / "train.jsonl"
-        assert path.read_text() == (served / "train.jsonl").read_text()
+        assert path.read_bytes() == served.read_bytes()
         assert resolve(spec, tmp_path / "data", tmp_path / "raw") == path  # cached: no second download
     finally:
         server.shutdown()

@@ -1,23 +1,22 @@
 """Training sources and evaluation sets: where each file lives, how to read it, one schema.
 
-Every real source has a canonical remote file and a path under the data directory
-(``params.yaml: data.dir``). A local copy always wins; without one, the stage downloads the remote
-into ``data/raw/`` when ``curate.download`` is on, and otherwise (or offline) stops with one message
-naming the missing file and how to point the stage at it.
+Every real source has a canonical remote (its pin in ``abel.data.fetch``) and a path under the data
+directory (``params.yaml: data.dir``, which the fetch stage fills). A local copy always wins; without
+one, the stage downloads the pinned file (sha256 checked) into ``data/raw/`` when ``curate.download``
+is on, and otherwise (or offline) stops with one message naming the missing file and how to point the
+stage at it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from abel.io import InputError, atomic_open
+from abel.io import InputError
 from abel.scoring.extract import last_boxed
 from abel.scoring.numeric import parse_number
 
@@ -138,8 +137,8 @@ TRAIN_SOURCES: dict[str, SourceSpec] = {
         "grade_school_math/data/train.jsonl", _gsm8k),
     "math": SourceSpec(
         "math", "math/train.jsonl",
-        "https://raw.githubusercontent.com/ZubinGou/math-evaluation-harness/db77bc6bb2a17c90ed2d63e88ebd8c40a82858c5/"
-        "data/math/train.jsonl", _math),
+        # assembled from the 7,500 problem files of this archive (abel.data.fetch.assemble_math_train)
+        "https://codeload.github.com/aiwaves-cn/agents/tar.gz/e8c4e3c2d19739d3dff59e577d1c97090cc15f59", _math),
     "tal_scq5k": SourceSpec(
         "tal_scq5k", "tal_scq5k_en/en_single_choice_train_3K.jsonl",
         "https://raw.githubusercontent.com/math-eval/TAL-SCQ5K/8a66d6e14c65ba002beda39747e6b7c43bd2d472/"
@@ -162,7 +161,10 @@ PROCEDURAL_SOURCES = {PROCEDURAL.name: PROCEDURAL, CHAIN_SUM.name: CHAIN_SUM}
 
 
 def resolve(spec: SourceSpec, data_dir: Path, download_dir: Path | None) -> Path:
-    """The local file for ``spec``: under ``data_dir``, else downloaded into ``download_dir``."""
+    """The local file for ``spec``: under ``data_dir``, else downloaded into ``download_dir`` from its
+    pinned source (``abel.data.fetch``: sha256 checked, MATH train assembled as the fetch stage does)."""
+    from abel.data.fetch import PINNED, FetchError, fetch_one
+
     local = data_dir / spec.local
     if local.is_file():
         return local
@@ -171,16 +173,13 @@ def resolve(spec: SourceSpec, data_dir: Path, download_dir: Path | None) -> Path
         if cached.is_file():
             return cached
         try:
-            with urllib.request.urlopen(spec.remote, timeout=30) as resp, atomic_open(cached, "wb") as out:
-                while chunk := resp.read(1 << 20):
-                    out.write(chunk)
+            fetch_one(PINNED[spec.local], cached)
             return cached
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except FetchError as exc:
             raise SourceError(
-                f"source '{spec.name}': no local copy at {local}, and downloading {spec.remote} failed "
-                f"({reason}). Put the file at {local} (or {cached}), or set data.dir in params.yaml to a "
-                "folder holding it, e.g. `dvc exp run -S data.dir=/path/to/data`."
+                f"source '{spec.name}': no local copy at {local}, and {exc}. Put the file at {local} "
+                f"(or {cached}), or set data.dir in params.yaml to a folder holding it, e.g. "
+                "`dvc exp run -S data.dir=/path/to/data`; `abel fetch` fills data/sources from a mirror."
             ) from None
     raise SourceError(
         f"source '{spec.name}': no local copy at {local} and curate.download is off. Put the file there "
