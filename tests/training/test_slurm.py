@@ -279,7 +279,7 @@ def test_requeued_job_resumes_from_the_newest_checkpoint(slurm_cluster: SlurmClu
     result, log = box[0]
     job = json.loads((run_dir / slurm.JOB_FILE).read_text())
     assert (job["JobState"], job["Restarts"]) == ("COMPLETED", "1")
-    text = (run_dir / "train.log").read_text()
+    text = (run_dir / "train.log").read_text(errors="replace")  # a requeue can cut a multi-byte character
     assert "DUE TO JOB REQUEUE" in text and "(restart 1)" in text
     begins = log.begins[0]  # the first attempt, then the requeued one, from a checkpoint
     step = begins[-1]["step"]
@@ -322,7 +322,7 @@ def test_killed_launcher_cancels_its_job(slurm_cluster: SlurmCluster, curated: t
     while ranks := [p for p in psutil.process_iter(["cmdline"]) if run_file in (p.info["cmdline"] or [])]:
         assert time.monotonic() < deadline, f"ranks still running: {ranks}"
         time.sleep(0.5)
-    assert "launcher gone: cancelled slurm job" in (run_dir / "train.log").read_text()
+    assert "launcher gone: cancelled slurm job" in (run_dir / "train.log").read_text(errors="replace")
     assert not (tmp_path / "model").exists()
 
 
