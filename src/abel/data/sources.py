@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from abel.data.fetch import PINNED, FetchError, fetch_one
 from abel.io import InputError
 from abel.scoring.extract import last_boxed
 from abel.scoring.numeric import parse_number
@@ -130,19 +131,16 @@ class SourceSpec:
     derived_from: tuple[str, ...] = ()  # eval sets whose items this source is built from
 
 
+def _pinned(name: str, local: str, reader: Callable[[dict[str, Any], str, str], Record]) -> SourceSpec:
+    """A real source: its canonical URL is its pin's (``abel.data.fetch.PINS``; MATH train's is the
+    archive its 7,500 problem files are assembled from)."""
+    return SourceSpec(name, local, PINNED[local].url, reader)
+
+
 TRAIN_SOURCES: dict[str, SourceSpec] = {
-    "gsm8k": SourceSpec(
-        "gsm8k", "gsm8k/train.jsonl",
-        "https://raw.githubusercontent.com/openai/grade-school-math/3101c7d5072418e28b9008a6636bde82a006892c/"
-        "grade_school_math/data/train.jsonl", _gsm8k),
-    "math": SourceSpec(
-        "math", "math/train.jsonl",
-        # assembled from the 7,500 problem files of this archive (abel.data.fetch.assemble_math_train)
-        "https://codeload.github.com/aiwaves-cn/agents/tar.gz/e8c4e3c2d19739d3dff59e577d1c97090cc15f59", _math),
-    "tal_scq5k": SourceSpec(
-        "tal_scq5k", "tal_scq5k_en/en_single_choice_train_3K.jsonl",
-        "https://raw.githubusercontent.com/math-eval/TAL-SCQ5K/8a66d6e14c65ba002beda39747e6b7c43bd2d472/"
-        "en_single_choice_constructed_5K/en_single_choice_train_3K.jsonl", _tal),
+    "gsm8k": _pinned("gsm8k", "gsm8k/train.jsonl", _gsm8k),
+    "math": _pinned("math", "math/train.jsonl", _math),
+    "tal_scq5k": _pinned("tal_scq5k", "tal_scq5k_en/en_single_choice_train_3K.jsonl", _tal),
 }
 # reasoning-gym's gsm_symbolic templates are GSM-Symbolic's, built from GSM8K *test* questions.
 PROCEDURAL = SourceSpec("gsm_symbolic", "", "reasoning-gym (procedural, offline)", _gsm_symbolic,
@@ -163,8 +161,6 @@ PROCEDURAL_SOURCES = {PROCEDURAL.name: PROCEDURAL, CHAIN_SUM.name: CHAIN_SUM}
 def resolve(spec: SourceSpec, data_dir: Path, download_dir: Path | None) -> Path:
     """The local file for ``spec``: under ``data_dir``, else downloaded into ``download_dir`` from its
     pinned source (``abel.data.fetch``: sha256 checked, MATH train assembled as the fetch stage does)."""
-    from abel.data.fetch import PINNED, FetchError, fetch_one
-
     local = data_dir / spec.local
     if local.is_file():
         return local

@@ -188,11 +188,11 @@ def write_script(text: str, run_dir: Path) -> Path:
     return path
 
 
-def submit(script: Path, env: dict[str, str] | None = None) -> int:
+def submit(script: Path) -> int:
     """``sbatch --parsable``; the job id. sbatch's refusal (a time over the partition's limit, an
     unknown account, ...) is a SlurmConfigError with its message: no job exists then."""
-    out = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, env=env,
-                         timeout=120, check=False)
+    out = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, timeout=120,
+                         check=False)
     if out.returncode != 0:
         raise SlurmConfigError(f"sbatch refused {script}: {out.stderr.strip() or out.stdout.strip()} "
                                "(its #SBATCH lines come from sft.slurm: partition, nodes, gpus_per_node, "
@@ -255,10 +255,10 @@ def cancel_stale(run_dir: Path, wait_s: float = 120.0) -> None:
 class Guard:
     """``python -m abel.training.slurm guard JOB``, fed by a pipe: cancels the job unless told it is done."""
 
-    def __init__(self, job_id: int, log: IO[bytes], env: dict[str, str] | None = None) -> None:
+    def __init__(self, job_id: int, log: IO[bytes]) -> None:
         self.job_id = job_id
         self.proc = subprocess.Popen([sys.executable, "-m", "abel.training.slurm", "guard", str(job_id)],
-                                     stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env)
+                                     stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
 
     def release(self, done: bool) -> None:
         """``done``: the job finished, the guard exits quietly; else it cancels the job."""
