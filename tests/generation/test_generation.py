@@ -41,6 +41,21 @@ def test_stop_strings() -> None:
     assert truncate_at_stop("no stop", ["\nQuestion:"]) == "no stop"
 
 
+def test_stop_strings_against_the_prompt_tail() -> None:
+    """Only a stop string that ends inside the response counts: one wholly in the prompt (a one-character
+    stop, or a short one beside a long one) must not cut the response; one straddling the boundary cuts
+    it to nothing, where transformers stops generating."""
+    prompt = "Question:\n1 + 1\nAnswer:\n"
+    assert truncate_at_stop("abc\ndef", ["\n"], prompt) == "abc"
+    assert truncate_at_stop("abc\ndef", ["\nQuestion:", "\n"], prompt) == "abc"
+    assert truncate_at_stop("abc", ["\n"], prompt) == "abc"
+    assert truncate_at_stop("Question: 2 + 2", ["\nQuestion:"], prompt) == ""
+    assert truncate_at_stop("tion: 2 + 2", ["\nQuestion:"], prompt + "Ques") == ""
+    assert truncate_at_stop("#### 2\nQuestion: next", ["\nQuestion:"], prompt) == "#### 2"
+    assert truncate_at_stop("#### 2", ["\nQuestion:"], "") == "#### 2"
+    assert truncate_at_stop("x", [], prompt) == "x"
+
+
 def test_generation_respects_stop_strings(tiny) -> None:
     model, tok, _ = tiny
     free = HFGenerator(model, tok).generate(["Question:\n"], SamplingConfig(max_new_tokens=20, stop=()))[0]

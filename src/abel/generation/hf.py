@@ -22,10 +22,13 @@ def truncate_at_stop(text: str, stop: Sequence[str], prompt: str = "") -> str:
     """Cut ``text`` at the earliest stop string (the stop string itself is dropped). A stop string that
     begins in the prompt's tail and ends in ``text`` (the prompt ends in a newline, the response begins
     with ``Question:``) cuts it to nothing: transformers stops there, vLLM, which sees only the
-    response, would not, and both backends must give the same row."""
-    tail = prompt[-(max((len(s) for s in stop), default=1) - 1):] if stop and prompt else ""
+    response, would not, and both backends must give the same row. A stop string lying wholly in the
+    prompt does not count (transformers checks only where the sequence now ends)."""
+    tail = prompt[len(prompt) - max((len(s) for s in stop), default=1) + 1:] if stop else ""
     joined = tail + text
-    cut = min((i for i in (joined.find(s) for s in stop) if i >= 0), default=-1)
+    # only matches that end inside ``text``: start late enough that s cannot fit in the tail alone
+    found = (joined.find(s, max(0, len(tail) - len(s) + 1)) for s in stop if s)
+    cut = min((i for i in found if i >= 0), default=-1)
     return text if cut < 0 else text[:max(0, cut - len(tail))]
 
 
