@@ -28,11 +28,15 @@ CURATION_FIGURES = "figures/curation"
 
 # sft
 SFT_MODEL = "models/sft"
+# every complete checkpoint of the run, model files only, one step-<step>/ folder each (a DVC output), and
+# their list with sizes and sha256 (kept in git): what the overfit stage reads
+SFT_CHECKPOINTS = "models/sft_checkpoints"
 SFT_METRICS = "metrics/sft"
 SFT_SUMMARY = f"{SFT_METRICS}/summary.json"
 SFT_TRAIN_CSV = f"{SFT_METRICS}/train.csv"
 SFT_VAL_CSV = f"{SFT_METRICS}/val.csv"
 SFT_FIGURES = "figures/sft"
+SFT_CHECKPOINT_MANIFEST = f"{SFT_METRICS}/checkpoints.json"
 
 # generate
 GENERATIONS = "outputs/generations"
@@ -123,7 +127,7 @@ STAGE_DEPS: dict[str, tuple[str, ...]] = {
     "curate": (),
     "sft": (CURATED,),
     "generate": (SFT_MODEL, VLLM_LOCK),
-    "overfit": (SFT_MODEL, SFT_SUMMARY, SFT_TRAIN_CSV, SFT_VAL_CSV, CURATED_TRAIN),
+    "overfit": (SFT_CHECKPOINTS, SFT_CHECKPOINT_MANIFEST, SFT_SUMMARY, SFT_TRAIN_CSV, SFT_VAL_CSV, CURATED_TRAIN),
     "score": (GENERATIONS,),
     "analyze": (SCORED_RELEASED, SCORED_OURS, CURATED_TRAIN, PUBLISHED),
     "report": (PUBLISHED, *RELEASED_ACCURACY, RELEASED_ROBUSTNESS, RELEASED_BY_CHANGE, RELEASED_BY_STEPS,
@@ -135,7 +139,7 @@ STAGE_OUTS: dict[str, tuple[str, ...]] = {
     "params": (PARAMS_RESOLVED,),
     "fetch": (SOURCES,),
     "curate": (CURATED, CURATION_REPORTS, CURATION_FIGURES),
-    "sft": (SFT_MODEL, provenance("sft"), SFT_FIGURES, SFT_SUMMARY, SFT_TRAIN_CSV, SFT_VAL_CSV),
+    "sft": (SFT_MODEL, SFT_CHECKPOINTS, SFT_CHECKPOINT_MANIFEST, provenance("sft"), SFT_FIGURES, SFT_SUMMARY, SFT_TRAIN_CSV, SFT_VAL_CSV),
     "generate": (GENERATIONS, provenance("generate"), GENERATE_SUMMARY),
     "overfit": ("outputs/overfit", provenance("overfit"), OVERFIT_FIGURES, OVERFIT_METRICS),
     "score": (SCORED_RELEASED, SCORED_OURS, provenance("score"), RELEASED_SCORE_SUMMARY, OURS_SCORE_SUMMARY),

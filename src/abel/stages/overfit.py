@@ -23,15 +23,15 @@ from abel.scoring.runner import correct_by_kind
 def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
     """Generate greedily at each checkpoint, score, write responses, metrics, provenance and the figure."""
     o, a = params.overfit, params.analyze
-    sft_info = read_output(root, A.SFT_SUMMARY, "sft")
     train = read_jsonl(root / A.CURATED_TRAIN, required=("prompt", "answer"))
     train = random.Random(o.seed).sample(train, min(o.train_questions, len(train)))
     test = registry.load(o.test_benchmark, params.data_dir(root), limit=o.test_questions, seed=o.seed)
     asked = ([{"split": "train", "id": r["id"], "prompt": r["prompt"], "gold": r["answer"], "kind": r["kind"]} for r in train]
              + [{"split": "test", "id": i.id, "prompt": i.prompt, "gold": i.gold, "kind": i.kind} for i in test])
-    # the Trainer checkpoints the last step too, so the saved ones end with the final model;
-    # models/sft stands in only if the run's checkpoint folder is gone
-    points = ck.saved_checkpoints(root / sft_info["run_dir"]) or [(sft_info["steps"], root / A.SFT_MODEL)]
+    # the Trainer checkpoints the last step too, so the saved ones end with the final model. Every one the
+    # sft stage's manifest lists must be here (a DVC output of sft): a missing one is an error, never a
+    # shorter curve
+    points = ck.listed_checkpoints(read_output(root, A.SFT_CHECKPOINT_MANIFEST, "sft"), root)
     greedy = params.generate.model_copy(update={"max_new_tokens": o.max_new_tokens, "batch_size": o.batch_size,
                                                 "temperature": 0.0, "top_p": 1.0, "samples": 1, "seed": o.seed})
     answers = ck.generate_at_checkpoints(points, [q["prompt"] for q in asked], greedy, root, progress=progress)

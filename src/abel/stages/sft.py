@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from abel import artifacts as A
 from abel.config import Params
 from abel.io import atomic_open, read_csv_rows, read_output, relative_to_root, write_json
+from abel.modelio import export_checkpoints
 from abel.provenance import record_run
 from abel.report import figures
 from abel.training.launch import RunResult, launch
@@ -46,6 +47,8 @@ def run(params: Params, root: Path, runs_dir: Path | None = None,
             **summary(log)}
     facts = {k: info.pop(k) for k in RUN_FACTS}
     write_json(root / A.SFT_SUMMARY, info)
+    # the checkpoints the overfit stage reads, as DVC output (model files only) and their manifest in git
+    write_json(root / A.SFT_CHECKPOINT_MANIFEST, export_checkpoints(result.run_dir, root / A.SFT_CHECKPOINTS, root))
     record_run(root, "sft", params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed}, run=facts)
     figures.save(plot(log.train, log.val, info), root / A.SFT_FIGURES / "loss")
     return result, log, info
