@@ -3,6 +3,7 @@
 #   make test    install the same and run the full test suite (slow tests included)
 #   make test-fast  the fast tier only (no test marked slow), under two minutes
 #   make lab     JupyterLab in the same environment
+#   make push / make pull   every DVC-cached output to / from the default remote (README "DVC remote")
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -22,7 +23,7 @@ export XDG_CACHE_HOME := $(CURDIR)/.cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test test-fast lab lock clean ablation ablation-queue
+.PHONY: install repro test test-fast lab lock clean ablation ablation-queue push pull
 
 install: $(STAMP)
 
@@ -46,6 +47,16 @@ $(STAMP): pyproject.toml requirements.lock requirements-vllm.lock
 
 repro: install
 	$(BIN)/dvc repro
+
+# every DVC-cached output (data, curated corpus, models/sft, the SFT checkpoints, generations, scores) to
+# the default remote, or back: `dvc push` / `dvc pull` resume where an interrupted run stopped
+# (each file moves whole, by content hash). REMOTE=name picks another remote (dvc remote list).
+REMOTE ?=
+push: install
+	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE))
+
+pull: install
+	$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE))
 
 test: install
 	$(BIN)/python -m pytest -q tests
