@@ -36,9 +36,14 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """Tracked and untracked files of this checkout (no outputs, caches or venv), as a fresh git repo."""
+    return make_repo_copy(tmp_path_factory.mktemp("repo"), data_dir)
+
+
+def make_repo_copy(dest: Path, data_dir: Path) -> Path:
+    """``repo_copy`` into ``dest`` (tiny profile, fetch from ``data_dir``), for tests that need their own."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
-    dest = tmp_path_factory.mktemp("repo")
+    dest.mkdir(parents=True, exist_ok=True)
     for rel in files:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
