@@ -52,11 +52,13 @@ repro: install
 # the default remote, or back: `dvc push` / `dvc pull` resume where an interrupted run stopped
 # (each file moves whole, by content hash). REMOTE=name picks another remote (dvc remote list).
 REMOTE ?=
+REMOTE_HINT = the remote is set in .dvc/config (default: ../abel-dvc-storage) and .dvc/config.local (yours; \
+  see dvc remote list --show-origin); re-running resumes: what already moved is not sent again
 push: install
-	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE))
+	@$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE)) || { echo "make push failed: $(REMOTE_HINT)" >&2; exit 1; }
 
 pull: install
-	$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE))
+	@$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE)) || { echo "make pull failed: $(REMOTE_HINT)" >&2; exit 1; }
 
 test: install
 	$(BIN)/python -m pytest -q tests

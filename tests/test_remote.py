@@ -186,3 +186,25 @@ def test_a_fresh_clone_pulls_the_tiny_run_over_ssh_and_has_nothing_to_do(sshd: L
     for path, data in before.items():
         assert (clone / path).read_bytes() == data, path
         assert (origin / path).read_bytes() == data, path
+
+
+def test_the_shipped_default_remote_is_a_folder_beside_the_repo(small_repo: tuple[Path, Path], tmp_path: Path) -> None:
+    """No account, nothing to set up: this repo's .dvc/config in a clone, `dvc push`, and the data sits in
+    ../abel-dvc-storage; a fresh clone pulls it from there; .dvc/config.local overrides it."""
+    import shutil
+
+    repo, home = small_repo
+    shutil.copy2(Path(__file__).resolve().parents[1] / ".dvc" / "config", repo / ".dvc" / "config")
+    listed = _dvc(repo, home, "remote", "list").stdout.split()
+    assert listed[:3] == ["local", str(tmp_path / "abel-dvc-storage"), "(default)"], listed
+    assert "files pushed" in _dvc(repo, home, "push").stdout
+    assert _files(tmp_path / "abel-dvc-storage" / "files") == 122
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "default remote")
+    clone = tmp_path / "elsewhere" / "clone"  # its own ../abel-dvc-storage does not exist: -r picks origin's
+    clone.parent.mkdir()
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    _dvc(clone, home, "remote", "add", "--local", "-d", "mine", str(tmp_path / "abel-dvc-storage"))
+    assert "mine" in _dvc(clone, home, "remote", "default").stdout
+    _dvc(clone, home, "pull")
+    assert _digest(clone / "d") == _digest(repo / "d")
