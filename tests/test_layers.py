@@ -7,7 +7,7 @@ Floors (each imports only from its own floor or the ones below; see src/abel/__i
                                      report (plots and the report; nothing from analysis)
   1 answers                          abel.scoring.extract, abel.scoring.numeric: pure answer parsing
   0 core                             config, io, artifacts, fingerprint, provenance, procs, modelio (the prompt and
-                                     encoding contract)
+                                     encoding contract), checkpoint_export (SFT checkpoints as DVC outputs)
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import yaml
 from abel import artifacts as A
 from tests.imports import REPO, all_modules, closure, code_deps, imports, module_file
 
-CORE = {"abel", "abel.artifacts", "abel.config", "abel.fingerprint", "abel.io", "abel.provenance", "abel.procs", "abel.modelio"}
+CORE = {"abel", "abel.artifacts", "abel.config", "abel.fingerprint", "abel.io", "abel.provenance", "abel.procs", "abel.modelio",
+        "abel.checkpoint_export"}
 ANSWERS = {"abel.scoring.extract", "abel.scoring.numeric"}
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 

@@ -11,7 +11,8 @@ code each stage runs):
 - answers: ``scoring.extract`` and ``scoring.numeric``, pure answer parsing (no grader, no sympy).
 - core: ``config`` (schema, profiles, "auto" precision), ``io`` (atomic files), ``fingerprint`` (one
   hash for run keys and provenance), ``artifacts`` (every exchanged file's name, the metric key),
-  ``provenance``, ``procs``, ``modelio`` (Abel's prompt, its encoding, the complete-checkpoint marker).
+  ``provenance``, ``procs``, ``modelio`` (Abel's prompt, its encoding, the complete-checkpoint marker),
+  ``checkpoint_export`` (SFT checkpoints as DVC outputs: the export sft writes, the manifest overfit reads).
 
 Notebooks sit above the stages: parameters, ``run`` or ``load``, display.
 """

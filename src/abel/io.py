@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -178,3 +179,12 @@ def read_csv_rows(path: Path, stage: str) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} | {"step": int(row["step"])}
                 for row in csv.DictReader(fh)]
+
+
+def sha256_file(path: Path) -> str:
+    """The file's sha256, hex, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

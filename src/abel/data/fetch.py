@@ -21,7 +21,6 @@ cannot be had (no mirror copy, no network) are listed together, each with its UR
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abel.config import MIRROR_ENV
+from abel.io import sha256_file
 
 BASE_URL_ENV = "ABEL_DATA_BASE_URL"
 TIMEOUT_S = 60.0
@@ -163,14 +163,6 @@ def math_train_from_archive(stream: io.BufferedIOBase) -> bytes:
 
 
 _ASSEMBLERS: dict[str, Callable[[io.BufferedIOBase], bytes]] = {"math_train": math_train_from_archive}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch_url(url: str, base_url: str | None = None) -> str:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from abel import artifacts as A
 from abel.analysis.stats import accuracy_rows
+from abel.checkpoint_export import manifest_checkpoints
 from abel.config import Params
 from abel.data import registry
 from abel.generation import checkpoints as ck
@@ -31,7 +32,7 @@ def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
     # the Trainer checkpoints the last step too, so the saved ones end with the final model. Every one the
     # sft stage's manifest lists must be here (a DVC output of sft): a missing one is an error, never a
     # shorter curve
-    points = ck.listed_checkpoints(read_output(root, A.SFT_CHECKPOINT_MANIFEST, "sft"), root)
+    points = manifest_checkpoints(read_output(root, A.SFT_CHECKPOINT_MANIFEST, "sft"), root)
     greedy = params.generate.model_copy(update={"max_new_tokens": o.max_new_tokens, "batch_size": o.batch_size,
                                                 "temperature": 0.0, "top_p": 1.0, "samples": 1, "seed": o.seed})
     answers = ck.generate_at_checkpoints(points, [q["prompt"] for q in asked], greedy, root, progress=progress)

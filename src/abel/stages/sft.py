@@ -9,9 +9,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from abel import artifacts as A
+from abel.checkpoint_export import export_checkpoints, trim_resume_state
 from abel.config import Params
 from abel.io import atomic_open, read_csv_rows, read_output, relative_to_root, write_json
-from abel.modelio import export_checkpoints
 from abel.provenance import record_run
 from abel.report import figures
 from abel.training.launch import RunResult, launch
@@ -43,12 +43,16 @@ def run(params: Params, root: Path, runs_dir: Path | None = None,
     info = {"profile": params.profile, "model": params.sft.model, "parameters": parameter_count(str(result.output_dir)),
             "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
             "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,
-            "run_dir": relative_to_root(result.run_dir, root),  # its complete checkpoints: the overfit stage reads them
+            "run_dir": relative_to_root(result.run_dir, root),  # its checkpoints (resume state), outside DVC
             **summary(log)}
     facts = {k: info.pop(k) for k in RUN_FACTS}
     write_json(root / A.SFT_SUMMARY, info)
     # the checkpoints the overfit stage reads, as DVC output (model files only) and their manifest in git
     write_json(root / A.SFT_CHECKPOINT_MANIFEST, export_checkpoints(result.run_dir, root / A.SFT_CHECKPOINTS, root))
+    # only the newest checkpoint's resume state can ever be used again: the older ones' goes (GBs at 135M)
+    freed = trim_resume_state(result.run_dir)
+    if freed and progress:
+        print(f"sft: removed {freed / 2**20:,.0f} MB of superseded resume state from {relative_to_root(result.run_dir, root)}")
     record_run(root, "sft", params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed}, run=facts)
     figures.save(plot(log.train, log.val, info), root / A.SFT_FIGURES / "loss")
     return result, log, info

@@ -1,0 +1,75 @@
+"""SFT checkpoints as DVC outputs: the export the sft stage writes, the manifest the overfit stage reads."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from abel.checkpoint_export import MissingCheckpoint, export_checkpoints, manifest_checkpoints, trim_resume_state
+from abel.modelio import CHECKPOINT_COMPLETE, complete_checkpoints
+
+
+def _fake_run(run_dir: Path, steps: tuple[int, ...], complete: tuple[int, ...] | None = None) -> None:
+    for step in steps:
+        folder = run_dir / "checkpoints" / f"checkpoint-{step}"
+        (folder / f"global_step{step}").mkdir(parents=True)  # DeepSpeed's resume state: never exported
+        (folder / f"global_step{step}" / "optim_states.pt").write_bytes(b"o" * 64)
+        for name, data in (("config.json", "{}"), ("model.safetensors", f"weights {step}"), ("tokenizer.json", "{}"),
+                           ("rng_state_0.pth", "rng"), ("scheduler.pt", "s"), ("training_args.bin", "pickle")):
+            (folder / name).write_text(data)
+        if complete is None or step in complete:
+            (folder / CHECKPOINT_COMPLETE).write_text("")
+
+
+def test_exported_checkpoints_hold_model_files_only_and_the_manifest_lists_them(tmp_path: Path) -> None:
+    run_dir, dest = tmp_path / "checkpoints/sft/0123456789abcdef", tmp_path / "models/sft_checkpoints"
+    _fake_run(run_dir, (4, 8, 12), complete=(4, 8))  # 12: killed mid-save, never exported
+    (run_dir / "checkpoints" / "checkpoint-x").mkdir()
+    dest.mkdir(parents=True)
+    (dest / "step-000002").mkdir()  # a previous run's: replaced whole
+    manifest = export_checkpoints(run_dir, dest, tmp_path)
+    assert manifest["run_dir"] == "checkpoints/sft/0123456789abcdef"
+    assert sorted(p.name for p in dest.iterdir()) == ["step-000004", "step-000008"]
+    assert sorted(p.name for p in (dest / "step-000004").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert [(e["step"], e["folder"]) for e in manifest["checkpoints"]] == [
+        (4, "models/sft_checkpoints/step-000004"), (8, "models/sft_checkpoints/step-000008")]
+    assert manifest["checkpoints"][0]["files"]["model.safetensors"]["size"] == len("weights 4")
+    assert manifest_checkpoints(manifest, tmp_path, verify=True) == [(4, dest / "step-000004"), (8, dest / "step-000008")]
+    assert not list(tmp_path.glob("models/*.tmp")) and not list(tmp_path.glob("models/*.old"))
+
+
+def test_a_listed_checkpoint_missing_is_an_error_naming_dvc_pull_never_a_shorter_curve(tmp_path: Path) -> None:
+    run_dir, dest = tmp_path / "run", tmp_path / "models/sft_checkpoints"
+    _fake_run(run_dir, (4, 8))
+    manifest = export_checkpoints(run_dir, dest, tmp_path)
+    (dest / "step-000004" / "model.safetensors").unlink()
+    with pytest.raises(MissingCheckpoint, match=r"step 4: models/sft_checkpoints/step-000004/model.safetensors is missing.*dvc pull"):
+        manifest_checkpoints(manifest, tmp_path)
+    (dest / "step-000004" / "model.safetensors").write_text("weights 5")  # same size, other bytes
+    assert manifest_checkpoints(manifest, tmp_path)[0][0] == 4
+    with pytest.raises(MissingCheckpoint, match="sha256"):
+        manifest_checkpoints(manifest, tmp_path, verify=True)
+    (dest / "step-000004" / "model.safetensors").write_text("weights 44")
+    with pytest.raises(MissingCheckpoint, match="10 bytes, not the 9 listed"):
+        manifest_checkpoints(manifest, tmp_path)
+    shutil.rmtree(dest)
+    with pytest.raises(MissingCheckpoint, match="dvc pull models/sft_checkpoints"):
+        manifest_checkpoints(manifest, tmp_path)
+    with pytest.raises(MissingCheckpoint, match="lists no checkpoint"):
+        manifest_checkpoints({"checkpoints": []}, tmp_path)
+
+
+def test_trimming_keeps_the_newest_checkpoints_resume_state_and_every_checkpoints_model(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    _fake_run(run_dir, (4, 8, 12))
+    assert trim_resume_state(run_dir) == 2 * 64
+    ckpts = run_dir / "checkpoints"
+    assert [p.name for p in sorted(ckpts.glob("checkpoint-*/global_step*"))] == ["global_step12"]
+    assert all((ckpts / f"checkpoint-{s}" / "model.safetensors").is_file() for s in (4, 8, 12))
+    assert trim_resume_state(run_dir) == 0  # nothing left to trim
+    # what a re-run resumes from (the newest complete one) is whole; the export still finds every checkpoint
+    assert complete_checkpoints(ckpts)[-1] == (12, ckpts / "checkpoint-12")
+    assert (ckpts / "checkpoint-12" / "global_step12" / "optim_states.pt").is_file()
+    assert [e["step"] for e in export_checkpoints(run_dir, tmp_path / "out", tmp_path)["checkpoints"]] == [4, 8, 12]
