@@ -73,3 +73,25 @@ def test_trimming_keeps_the_newest_checkpoints_resume_state_and_every_checkpoint
     assert complete_checkpoints(ckpts)[-1] == (12, ckpts / "checkpoint-12")
     assert (ckpts / "checkpoint-12" / "global_step12" / "optim_states.pt").is_file()
     assert [e["step"] for e in export_checkpoints(run_dir, tmp_path / "out", tmp_path)["checkpoints"]] == [4, 8, 12]
+
+
+def test_the_export_copies_where_hard_links_fail_and_never_follows_a_symlink(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    run_dir = tmp_path / "run"
+    _fake_run(run_dir, (4,))
+    (run_dir / "checkpoints/checkpoint-4/tokenizer.json").unlink()
+    (run_dir / "checkpoints/checkpoint-4/tokenizer.json").symlink_to(tmp_path / "elsewhere.json")
+    (tmp_path / "elsewhere.json").write_text("not the run's")
+    linked = export_checkpoints(run_dir, tmp_path / "a", tmp_path)
+    assert os.path.samefile(tmp_path / "a/step-000004/model.safetensors", run_dir / "checkpoints/checkpoint-4/model.safetensors")
+    assert "tokenizer.json" not in linked["checkpoints"][0]["files"]
+
+    def no_links(*_: object, **__: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    copied = export_checkpoints(run_dir, tmp_path / "b", tmp_path)
+    out = tmp_path / "b/step-000004/model.safetensors"
+    assert out.read_text() == "weights 4" and not os.path.samefile(out, run_dir / "checkpoints/checkpoint-4/model.safetensors")
+    assert [f for f in copied["checkpoints"][0]["files"]] == [f for f in linked["checkpoints"][0]["files"]]

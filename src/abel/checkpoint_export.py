@@ -36,7 +36,7 @@ def checkpoint_folder_name(step: int) -> str:
 
 
 def export_checkpoints(run_dir: Path, dest: Path, root: Path) -> dict[str, Any]:
-    """Copy the model files of every complete checkpoint of ``run_dir`` into ``dest/step-<step>/``
+    """Hard-link (else copy) the model files of every complete checkpoint of ``run_dir`` into ``dest/step-<step>/``
     (replacing ``dest`` whole, atomically) and return the manifest: run folder, and per step its
     folder (relative to ``root``) and each file's size and sha256."""
     steps = []
@@ -50,8 +50,11 @@ def export_checkpoints(run_dir: Path, dest: Path, root: Path) -> dict[str, Any]:
         out.mkdir()
         files = {}
         for path in sorted(src.iterdir()):
-            if path.is_file() and (path.name in CHECKPOINT_FILES or _SHARD.fullmatch(path.name)):
-                shutil.copyfile(path, out / path.name)
+            if path.is_file() and not path.is_symlink() and (path.name in CHECKPOINT_FILES or _SHARD.fullmatch(path.name)):
+                try:  # the run never rewrites a saved checkpoint's files: a hard link costs no bytes and no time
+                    os.link(path, out / path.name)
+                except OSError:  # another filesystem, or links not supported
+                    shutil.copyfile(path, out / path.name)
                 files[path.name] = {"size": path.stat().st_size, "sha256": sha256_file(out / path.name)}
         steps.append({"step": step, "folder": (dest / out.name).relative_to(root).as_posix(), "files": files})
     old = dest.with_name(dest.name + ".old")
