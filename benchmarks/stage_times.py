@@ -78,7 +78,9 @@ def timed_repro(clone: Path, env: dict[str, str]) -> tuple[float, list[tuple[str
     code = proc.wait()
     total = time.perf_counter() - t0
     ends = [t for _, t in starts[1:]] + [t0 + total]
-    return total, [(name, end - start) for (name, start), end in zip(starts, ends)], code, "\n".join(tail)
+    # DVC's own start (and the stages it skips as unchanged) before the first stage runs
+    before = [("(dvc start, unchanged stages)", (starts[0][1] if starts else t0 + total) - t0)]
+    return total, before + [(name, end - start) for (name, start), end in zip(starts, ends)], code, "\n".join(tail)
 
 
 def fresh_clone(args: argparse.Namespace) -> int:

@@ -97,6 +97,7 @@ def _files(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
+@pytest.mark.slow  # a real sshd started by the test (DESIGN: the slow tier)
 def test_ssh_push_and_pull_survive_a_kill_halfway(sshd: LoopbackSSHD, small_repo: tuple[Path, Path],
                                                    tmp_path: Path) -> None:
     repo, home = small_repo
@@ -130,6 +131,7 @@ def test_ssh_push_and_pull_survive_a_kill_halfway(sshd: LoopbackSSHD, small_repo
     assert "up to date" in status, status
 
 
+@pytest.mark.slow  # a real sshd started by the test (DESIGN: the slow tier)
 def test_a_refused_key_is_one_clear_error(sshd: LoopbackSSHD, small_repo: tuple[Path, Path], tmp_path: Path) -> None:
     repo, home = small_repo
     other = tmp_path / "not_authorized"
@@ -141,6 +143,7 @@ def test_a_refused_key_is_one_clear_error(sshd: LoopbackSSHD, small_repo: tuple[
     assert len(errors) == 1 and f"Permission denied for user {sshd.user} on host 127.0.0.1" in errors[0], proc.stderr
 
 
+@pytest.mark.slow  # a real sshd started by the test (DESIGN: the slow tier)
 def test_an_unreachable_remote_is_one_clear_error(sshd: LoopbackSSHD, small_repo: tuple[Path, Path],
                                                   tmp_path: Path) -> None:
     from tests.sshd import free_port
