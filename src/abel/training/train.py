@@ -88,7 +88,10 @@ def main(run_file: str) -> int:
         lr_scheduler_type="cosine", warmup_steps=float(sft["warmup_ratio"]),  # a float < 1 is a ratio
         bf16=bf16, use_cpu=not on_gpu,
         gradient_checkpointing=sft["gradient_checkpointing"], deepspeed=run["deepspeed_config"],
-        ddp_backend=None if on_gpu else "gloo", logging_steps=sft["logging_steps"], logging_first_step=True,
+        ddp_backend=None if on_gpu else "gloo",
+        # every parameter takes part in every forward pass (a causal LM): DDP need not search the graph for
+        # unused ones each step (a parameter that did go unused is DDP's loud error, never a silent one)
+        ddp_find_unused_parameters=False, logging_steps=sft["logging_steps"], logging_first_step=True,
         eval_strategy="steps" if run["val_path"] else "no", eval_steps=sft["eval_steps"], eval_on_start=bool(run["val_path"]),
         save_strategy="steps", save_steps=sft["save_steps"], save_total_limit=sft["save_total_limit"],
         report_to=[], disable_tqdm=False, dataloader_num_workers=0, remove_unused_columns=False,
