@@ -17,7 +17,8 @@ def _fake_run(run_dir: Path, steps: tuple[int, ...], complete: tuple[int, ...] |
         (folder / f"global_step{step}").mkdir(parents=True)  # DeepSpeed's resume state: never exported
         (folder / f"global_step{step}" / "optim_states.pt").write_bytes(b"o" * 64)
         for name, data in (("config.json", "{}"), ("model.safetensors", f"weights {step}"), ("tokenizer.json", "{}"),
-                           ("rng_state_0.pth", "rng"), ("scheduler.pt", "s"), ("training_args.bin", "pickle")):
+                           ("rng_state_0.pth", "rng"), ("scheduler.pt", "s"), ("optimizer.pt", "adam" * 8),
+                           ("training_args.bin", "pickle"), ("trainer_state.json", "{}")):
             (folder / name).write_text(data)
         if complete is None or step in complete:
             (folder / CHECKPOINT_COMPLETE).write_text("")
@@ -32,7 +33,8 @@ def test_exported_checkpoints_hold_model_files_only_and_the_manifest_lists_them(
     manifest = export_checkpoints(run_dir, dest, tmp_path)
     assert manifest["run_dir"] == "checkpoints/sft/0123456789abcdef"
     assert sorted(p.name for p in dest.iterdir()) == ["step-000004", "step-000008"]
-    assert sorted(p.name for p in (dest / "step-000004").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in (dest / "step-000004").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json",
+                                                                    "trainer_state.json"]
     assert [(e["step"], e["folder"]) for e in manifest["checkpoints"]] == [
         (4, "models/sft_checkpoints/step-000004"), (8, "models/sft_checkpoints/step-000008")]
     assert manifest["checkpoints"][0]["files"]["model.safetensors"]["size"] == len("weights 4")
@@ -64,9 +66,13 @@ def test_a_listed_checkpoint_missing_is_an_error_naming_dvc_pull_never_a_shorter
 def test_trimming_keeps_the_newest_checkpoints_resume_state_and_every_checkpoints_model(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     _fake_run(run_dir, (4, 8, 12))
-    assert trim_resume_state(run_dir) == 2 * 64
+    # DeepSpeed's global_step*/ (64 bytes here) and the plain Trainer's optimizer (32), scheduler (1), RNG (3)
+    assert trim_resume_state(run_dir) == 2 * (64 + 32 + 1 + 3)
     ckpts = run_dir / "checkpoints"
     assert [p.name for p in sorted(ckpts.glob("checkpoint-*/global_step*"))] == ["global_step12"]
+    assert sorted(p.name for p in (ckpts / "checkpoint-4").iterdir()) == [
+        CHECKPOINT_COMPLETE, "config.json", "model.safetensors", "tokenizer.json", "trainer_state.json", "training_args.bin"]
+    assert {"optimizer.pt", "scheduler.pt", "rng_state_0.pth"} <= {p.name for p in (ckpts / "checkpoint-12").iterdir()}
     assert all((ckpts / f"checkpoint-{s}" / "model.safetensors").is_file() for s in (4, 8, 12))
     assert trim_resume_state(run_dir) == 0  # nothing left to trim
     # what a re-run resumes from (the newest complete one) is whole; the export still finds every checkpoint

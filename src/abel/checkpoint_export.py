@@ -89,15 +89,26 @@ def manifest_checkpoints(manifest: dict[str, Any], root: Path, verify: bool = Fa
     return out
 
 
+# what a checkpoint holds only to resume training from it: DeepSpeed's engine state (global_step*/), or
+# the plain Trainer's optimizer, LR scheduler, grad scaler and RNG states
+RESUME_STATE = ("global_step*", "optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
+
+
 def trim_resume_state(run_dir: Path) -> int:
-    """Remove the resume state (DeepSpeed's ``global_step*`` folders: weights, optimizer and gradient
-    state, GBs) from every complete checkpoint of ``run_dir`` but the newest, which is the only one a
-    re-run resumes from (``abel.training.launch.prepare_resume``); their model files stay. Returns the
-    bytes freed. Run by the sft stage once the run is complete and its checkpoints are exported."""
+    """Remove the resume state (``RESUME_STATE``: optimizer and engine state, GBs at 135M) from every
+    complete checkpoint of ``run_dir`` but the newest, which is the only one a re-run resumes from
+    (``abel.training.launch.prepare_resume``); their model files stay. Returns the bytes freed. Run by
+    the sft stage once the run is complete and its checkpoints are exported."""
     freed = 0
     for _, path in complete_checkpoints(run_dir / "checkpoints")[:-1]:
-        for state in sorted(path.glob("global_step*")):
-            if state.is_dir() and not state.is_symlink():
-                freed += sum(f.stat().st_size for f in state.rglob("*") if f.is_file() and not f.is_symlink())
-                shutil.rmtree(state)
+        for pattern in RESUME_STATE:
+            for state in sorted(path.glob(pattern)):
+                if state.is_symlink() or not (state.is_dir() or state.is_file()):
+                    continue
+                if state.is_dir():
+                    freed += sum(f.stat().st_size for f in state.rglob("*") if f.is_file() and not f.is_symlink())
+                    shutil.rmtree(state)
+                else:
+                    freed += state.stat().st_size
+                    state.unlink()
     return freed
