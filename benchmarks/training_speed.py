@@ -34,7 +34,6 @@ from abel.training.data import Collator, SFTDataset, encode
 from abel.training.models import tiny_model, train_tiny_tokenizer
 
 
-
 def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, reps: int = 5) -> float:
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b

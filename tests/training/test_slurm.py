@@ -28,7 +28,7 @@ import pytest
 from abel.config import ParamsError, SFTParams, SlurmParams, parse_params
 from abel.training import launch, slurm
 from abel.training.launch import PlanError, plan, run_key
-from abel.training.logs import RunLog, read_run
+from abel.training.logs import RunLog
 
 from .conftest import REPO, run, tiny_sft
 from .slurm_cluster import SlurmCluster, Unavailable
@@ -53,7 +53,7 @@ def test_script_takes_nodes_gpus_and_time_from_params(tmp_path: Path) -> None:
     assert '--nodes="$SLURM_NNODES" --ntasks-per-node=1' in srun and '--cpus-per-task="$SLURM_CPUS_PER_TASK"' in srun
     assert "/venv/bin/python -m torch.distributed.run --nnodes=\"$SLURM_NNODES\" --nproc_per_node=8" in srun
     assert '--rdzv_backend=c10d --rdzv_endpoint="${head_addr:-$head_node}:$((20000 + SLURM_JOB_ID % 20000))"' in srun
-    assert f'--rdzv_id="$SLURM_JOB_ID"' in srun and srun.rstrip().endswith(f"-m abel.training.train {run_dir / 'run.json'}")
+    assert '--rdzv_id="$SLURM_JOB_ID"' in srun and srun.rstrip().endswith(f"-m abel.training.train {run_dir / 'run.json'}")
     # a requeued job re-reads the run folder before its ranks start
     assert text.index(f"-m abel.training.slurm prepare {run_dir / 'run.json'}") < text.index("\nsrun ")
     assert "CUDA_VISIBLE_DEVICES" not in text
