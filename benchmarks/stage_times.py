@@ -10,12 +10,13 @@ command also starts Python and validates params, which the records do not hold. 
 notebook (``params``, ``fetch``) have no record.
 
 Fresh clone: ``git clone`` of this checkout's HEAD (commit first: uncommitted edits are not in it)
-into a temp folder, with this checkout's ``.venv`` (``abel stage`` puts the clone's own ``src/`` first
-on ``PYTHONPATH``, so the clone's code runs), the data mirror passed as an absolute path
+into a temp folder, with this checkout's ``.venv`` and the clone's own ``src/`` first on ``PYTHONPATH``
+(so the clone's code runs, not this checkout's), the data mirror passed as an absolute path
 (``$ABEL_DATA_MIRROR``: the clone sits elsewhere than ``../shared``), and the clone's own empty
 ``.cache`` (so DeepSpeed's CPU op is compiled again, as on a new machine, unless ``--warm-ops``
 shares this checkout's). Each stage's time is wall clock from DVC's ``Running stage`` line to the
-next, read as DVC prints them; the total is the whole command. The clone is removed afterwards
+next, read as DVC prints them: it includes DVC hashing and caching the stage's outputs (about 1 GB for
+sft), and a stage DVC skips mid-run adds its check to the row before. The total is the whole command. The clone is removed afterwards
 (``--keep`` keeps it).
 """
 
@@ -104,6 +105,8 @@ def fresh_clone(args: argparse.Namespace) -> int:
         cache = clone / ".cache"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "JUPYTER_", "VIRTUAL_ENV"))}
         env |= {"PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
+                # the venv's editable install points at this checkout's src/: the clone's own comes first
+                "PYTHONPATH": os.pathsep.join(p for p in (str(clone / "src"), env.get("PYTHONPATH")) if p),
                 "ABEL_DATA_MIRROR": str(mirror), "MPLCONFIGDIR": str(cache / "matplotlib"),
                 "JUPYTER_CONFIG_DIR": str(cache / "jupyter/config"), "JUPYTER_DATA_DIR": str(cache / "jupyter/data"),
                 "JUPYTER_RUNTIME_DIR": str(cache / "jupyter/runtime"), "IPYTHONDIR": str(cache / "ipython"),

@@ -11,8 +11,8 @@ DeepSpeed's communication (the sft stage's multi-process runs log their own toke
 With ``--layouts``, the same run also trains SmolLM2 through the sft stage's own launcher
 (``abel.training.launch``: torchrun, the Trainer, DeepSpeed or DDP, checkpoints off) on the same rows,
 packed, at the cpu profile's batch (global 8 rows, micro 2) for ``--layout-steps`` optimizer steps, once
-per process/DeepSpeed layout, and prints each layout's tokens/s (the stage's own log, warm-up steps
-skipped) beside the single-process packed loop's: which layout the cpu profile should use.
+per process/DeepSpeed layout, and prints each layout's tokens/s (the stage's own log, the first step
+skipped as warm-up) beside the single-process packed loop's: which layout the cpu profile should use.
 
 Throughput counts real (non-padding) tokens. MFU = achieved model FLOP/s / peak FLOP/s, with
 6 x parameters x tokens + the attention term 6 x layers x seq x hidden per token, and the peak
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--layouts", nargs="*", metavar="PxDS",
                         help="also train through the sft stage's launcher in these layouts, PROCESSESxDEEPSPEED[xMICRO], "
                              "e.g. 2xzero2 1xnone 1xnonex4 (micro batch rows per process; default 2)")
-    parser.add_argument("--layout-steps", type=int, default=4, help="optimizer steps per layout (the first 2 are warm-up)")
+    parser.add_argument("--layout-steps", type=int, default=4, help="optimizer steps per layout (the first is warm-up, not timed)")
     parser.add_argument("--only", choices=("tiny", "smollm2"), help="one model of the loop table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -101,3 +101,22 @@ def test_the_export_copies_where_hard_links_fail_and_never_follows_a_symlink(tmp
     out = tmp_path / "b/step-000004/model.safetensors"
     assert out.read_text() == "weights 4" and not os.path.samefile(out, run_dir / "checkpoints/checkpoint-4/model.safetensors")
     assert [f for f in copied["checkpoints"][0]["files"]] == [f for f in linked["checkpoints"][0]["files"]]
+
+
+def test_a_run_never_resumes_from_a_trimmed_checkpoint(tmp_path: Path) -> None:
+    from abel.checkpoint_export import has_resume_state
+    from abel.io import InputError
+    from abel.training.launch import prepare_resume
+
+    run_dir = tmp_path / "run"
+    _fake_run(run_dir, (4, 8))
+    trim_resume_state(run_dir)
+    ckpts = run_dir / "checkpoints"
+    assert not has_resume_state(ckpts / "checkpoint-4") and has_resume_state(ckpts / "checkpoint-8")
+    shutil.rmtree(ckpts / "checkpoint-8")  # e.g. deleted by hand: the one left has model files only
+    # the Trainer would skip the missing optimizer and scheduler files and go on with fresh ones: other weights,
+    # no error. The launcher refuses instead, naming the fix
+    with pytest.raises(InputError, match=r"checkpoint-4 holds model files only.*Delete the run folder"):
+        prepare_resume(ckpts, run_dir / "logs")
+    (ckpts / "checkpoint-4" / "optimizer.pt").write_bytes(b"")  # plain-Trainer resume state is enough to try
+    assert has_resume_state(ckpts / "checkpoint-4")

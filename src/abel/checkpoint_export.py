@@ -23,7 +23,7 @@ from abel.modelio import complete_checkpoints
 
 CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
                     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                    "trainer_state.json")
+                    "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json", "trainer_state.json")
 _SHARD = re.compile(r"model-\d+-of-\d+\.safetensors")
 
 
@@ -51,13 +51,17 @@ def export_checkpoints(run_dir: Path, dest: Path, root: Path) -> dict[str, Any]:
         files = {}
         for path in sorted(src.iterdir()):
             if path.is_file() and not path.is_symlink() and (path.name in CHECKPOINT_FILES or _SHARD.fullmatch(path.name)):
-                try:  # the run never rewrites a saved checkpoint's files: a hard link costs no bytes and no time
-                    os.link(path, out / path.name)
+                try:  # the run never rewrites a saved checkpoint's files: a hard link costs no copying time
+                    os.link(path, out / path.name)  # (DVC then replaces it with a copy from its cache)
                 except OSError:  # another filesystem, or links not supported
                     shutil.copyfile(path, out / path.name)
                 files[path.name] = {"size": path.stat().st_size, "sha256": sha256_file(out / path.name)}
+        if not ("model.safetensors" in files or any(_SHARD.fullmatch(name) for name in files)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise MissingCheckpoint(f"{src} holds no safetensors weights (model.safetensors or model-*-of-*.safetensors) "
+                                    f"to export: the overfit stage could not load it")
         steps.append({"step": step, "folder": (dest / out.name).relative_to(root).as_posix(), "files": files})
-    old = dest.with_name(dest.name + ".old")
+    old = dest.with_name(dest.name + ".old.tmp")
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():
         os.replace(dest, old)
@@ -82,16 +86,24 @@ def manifest_checkpoints(manifest: dict[str, Any], root: Path, verify: bool = Fa
                 raise MissingCheckpoint(
                     f"SFT checkpoint at step {entry['step']}: {entry['folder']}/{name} is {what}. The manifest "
                     f"lists {len(manifest['checkpoints'])} checkpoint(s); fetch them with `dvc pull models/sft_checkpoints` "
-                    f"(or re-run the sft stage: `dvc repro sft`)")
+                    f"(or re-run the sft stage, `dvc repro -f sft`: it resumes its run folder if this machine has it, "
+                    f"else trains again from the start)")
         out.append((int(entry["step"]), folder))
     if not out:
-        raise MissingCheckpoint("the SFT checkpoint manifest lists no checkpoint (did the run save any?)")
+        raise MissingCheckpoint("the SFT checkpoint manifest lists no checkpoint: the run saved none. Checkpoints are "
+                                "saved every sft.save_steps optimizer steps and at the end; re-run the sft stage")
     return out
 
 
 # what a checkpoint holds only to resume training from it: DeepSpeed's engine state (global_step*/), or
 # the plain Trainer's optimizer, LR scheduler, grad scaler and RNG states
 RESUME_STATE = ("global_step*", "optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
+
+
+def has_resume_state(checkpoint: Path) -> bool:
+    """Whether training can resume from ``checkpoint``: it still holds DeepSpeed's engine state or the
+    Trainer's optimizer state (``trim_resume_state`` removes both from superseded checkpoints)."""
+    return any(p.is_dir() for p in checkpoint.glob("global_step*")) or (checkpoint / "optimizer.pt").is_file()
 
 
 def trim_resume_state(run_dir: Path) -> int:

@@ -32,7 +32,8 @@ def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
     # the Trainer checkpoints the last step too, so the saved ones end with the final model. Every one the
     # sft stage's manifest lists must be here (a DVC output of sft): a missing one is an error, never a
     # shorter curve
-    points = manifest_checkpoints(read_output(root, A.SFT_CHECKPOINT_MANIFEST, "sft"), root)
+    points = manifest_checkpoints(read_output(root, A.SFT_CHECKPOINT_MANIFEST, "sft"), root,
+                                  verify=True)  # sha256, not sizes: every checkpoint of one model has the same sizes
     greedy = params.generate.model_copy(update={"max_new_tokens": o.max_new_tokens, "batch_size": o.batch_size,
                                                 "temperature": 0.0, "top_p": 1.0, "samples": 1, "seed": o.seed})
     answers = ck.generate_at_checkpoints(points, [q["prompt"] for q in asked], greedy, root, progress=progress)

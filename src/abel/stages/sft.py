@@ -52,7 +52,7 @@ def run(params: Params, root: Path, runs_dir: Path | None = None,
     # only the newest checkpoint's resume state can ever be used again: the older ones' goes (GBs at 135M)
     freed = trim_resume_state(result.run_dir)
     if freed and progress:
-        print(f"sft: removed {freed / 2**20:,.0f} MB of superseded resume state from {relative_to_root(result.run_dir, root)}")
+        print(f"sft: removed {freed / 1e6:,.0f} MB of superseded resume state from {relative_to_root(result.run_dir, root)}")
     record_run(root, "sft", params, ("curate", "sft"), {"sft": params.sft.seed, "curate": params.curate.seed}, run=facts)
     figures.save(plot(log.train, log.val, info), root / A.SFT_FIGURES / "loss")
     return result, log, info

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from abel.checkpoint_export import has_resume_state
 from abel.config import SFTParams, resolve_precision
 from abel.fingerprint import Code, fingerprint
 from abel.io import InputError, atomic_open, write_json
@@ -342,6 +343,12 @@ def prepare_resume(ckpt_dir: Path, log_dir: Path) -> str | None:
     if not done:
         shutil.rmtree(log_dir, ignore_errors=True)
         return None
+    if not has_resume_state(done[-1]):
+        # its optimizer state was trimmed once a newer checkpoint existed: resuming would go on with a fresh
+        # optimizer and schedule, other weights than an uninterrupted run, and no error
+        raise InputError(f"{done[-1]} holds model files only (the sft stage trimmed its resume state after the run "
+                         f"finished, keeping it in the newest checkpoint, which is gone), so training cannot resume "
+                         f"from it. Delete the run folder {ckpt_dir.parent} to train again from the start.")
     verify_checkpoint(done[-1])  # untrusted input: refuse a file that names code before anything loads it
     print(f"resuming from {done[-1].name} (the newest complete checkpoint of {len(done)}) in {ckpt_dir.parent}",
           file=sys.stderr, flush=True)

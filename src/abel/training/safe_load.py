@@ -52,7 +52,8 @@ def verify_checkpoint(folder: Path) -> list[Path]:
         if unsafe:
             raise UntrustedCheckpoint(
                 f"{path} names {', '.join(unsafe)}: loading it could run code, so this run will not resume "
-                f"from {folder}. Delete that checkpoint (training restarts from the previous one) or the run "
+                f"from {folder}. Delete that checkpoint (training restarts from the previous one, if that one still holds its "
+                f"resume state) or the run "
                 "folder, if it did not come from a run you trust.")
         checked.append(path)
     return checked
