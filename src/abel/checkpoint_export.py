@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from abel.io import sha256_file
+from abel.io import relative_to_root, replace_dir, sha256_file
 from abel.modelio import complete_checkpoints
 
 CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
@@ -61,14 +61,8 @@ def export_checkpoints(run_dir: Path, dest: Path, root: Path) -> dict[str, Any]:
             raise MissingCheckpoint(f"{src} holds no safetensors weights (model.safetensors or model-*-of-*.safetensors) "
                                     f"to export: the overfit stage could not load it")
         steps.append({"step": step, "folder": (dest / out.name).relative_to(root).as_posix(), "files": files})
-    old = dest.with_name(dest.name + ".old.tmp")
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    shutil.rmtree(old, ignore_errors=True)
-    return {"run_dir": run_dir.relative_to(root).as_posix() if run_dir.is_relative_to(root) else str(run_dir),
-            "checkpoints": steps}
+    replace_dir(tmp, dest)
+    return {"run_dir": relative_to_root(run_dir, root), "checkpoints": steps}
 
 
 def manifest_checkpoints(manifest: dict[str, Any], root: Path, verify: bool = False) -> list[tuple[int, Path]]:

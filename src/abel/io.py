@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -179,6 +180,17 @@ def read_csv_rows(path: Path, stage: str) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} | {"step": int(row["step"])}
                 for row in csv.DictReader(fh)]
+
+
+def replace_dir(staging: Path, dest: Path) -> None:
+    """Put the finished folder ``staging`` in place of ``dest`` (which may not exist): ``dest`` is moved
+    aside, ``staging`` renamed in, the old copy removed. Readers see the old folder or the new one, whole;
+    a crash between the two renames leaves the old one beside it as ``.<name>.old-<pid>.tmp``."""
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}.tmp")
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(staging, dest)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def sha256_file(path: Path) -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abel.config import MIRROR_ENV
-from abel.io import sha256_file
+from abel.io import replace_dir, sha256_file
 
 BASE_URL_ENV = "ABEL_DATA_BASE_URL"
 TIMEOUT_S = 60.0
@@ -275,11 +275,7 @@ def fetch(dest: Path, mirror: Path | None = None, *, base_url: str | None = None
             done.append(Fetched(pin.path, origin, where))
         if missing:
             raise FetchError(_missing_message(missing, mirror, dest))
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        if dest.exists():
-            dest.rename(old)
-        staging.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(staging, dest)
         return done
     finally:
         shutil.rmtree(staging, ignore_errors=True)
