@@ -84,6 +84,29 @@ ABLATION_MD = "reports/ablation.md"
 ABLATION_RUNS = "reports/ablation_runs.json"
 ABLATION_FIGURES = "figures/ablation"
 
+# the curation comparison inside `dvc repro`: compare@<format> (a DVC matrix over compare.formats) writes a run
+# folder (a DVC output) and its metrics (in git); the comparison stage puts them side by side. Run folders with
+# resume state live in COMPARE_CHECKPOINTS/<run key>/, outside DVC
+COMPARE_RUNS = "outputs/compare"
+COMPARE_METRICS = "metrics/compare"
+COMPARE_CHECKPOINTS = "checkpoints/compare"
+COMPARE_ITEM = "${item.format}"  # dvc.yaml's name for the matrix entry
+COMPARISON_METRICS = "metrics/comparison.json"
+COMPARISON_REPORTS = "reports/comparison"
+COMPARISON_MD = f"{COMPARISON_REPORTS}/comparison.md"
+COMPARISON_FIGURES = "figures/comparison"
+
+
+def compare_run(fmt: str) -> str:
+    """The run folder of the comparison run of ``fmt``."""
+    return f"{COMPARE_RUNS}/{fmt}"
+
+
+def compare_metrics(fmt: str) -> str:
+    """The metrics file of the comparison run of ``fmt``."""
+    return f"{COMPARE_METRICS}/{fmt}.json"
+
+
 PROVENANCE_DIR = "outputs/provenance"
 
 OWN_MODEL = "sft"  # the model name our own generations are scored and reported under
@@ -133,7 +156,9 @@ STAGE_DEPS: dict[str, tuple[str, ...]] = {
     "report": (PUBLISHED, *RELEASED_ACCURACY, RELEASED_ROBUSTNESS, RELEASED_BY_CHANGE, RELEASED_BY_STEPS,
                CURATION_REPORT, SFT_SUMMARY, GENERATE_SUMMARY, OURS_ACCURACY, OURS_MEMORIZATION, OVERFIT_METRICS,
                provenance("analyze"), ABLATION_MD, ABLATION_FIGURES, OVERFIT_FIGURES, RELEASED_FIGURES,
-               CURATION_FIGURES, SFT_FIGURES, OURS_FIGURES),
+               CURATION_FIGURES, SFT_FIGURES, OURS_FIGURES, COMPARISON_METRICS, COMPARISON_FIGURES),
+    "compare": (),
+    "comparison": (COMPARE_RUNS, COMPARE_METRICS),
 }
 STAGE_OUTS: dict[str, tuple[str, ...]] = {
     "params": (PARAMS_RESOLVED,),
@@ -147,4 +172,6 @@ STAGE_OUTS: dict[str, tuple[str, ...]] = {
                 RELEASED_BY_STEPS, OURS_BY_TAG, OURS_ROBUSTNESS, OURS_SAMPLING, OURS_MEMORIZATION, OURS_REPORTS,
                 OURS_FIGURES, OURS_ACCURACY, *RELEASED_ACCURACY),
     "report": (REPORT_MD, REPORT_HTML, REPORT_SOURCES, HEADLINE),
+    "compare": (compare_run(COMPARE_ITEM), compare_metrics(COMPARE_ITEM)),
+    "comparison": (COMPARISON_METRICS, COMPARISON_REPORTS, COMPARISON_FIGURES),
 }

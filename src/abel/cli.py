@@ -335,6 +335,37 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """One run of the curation comparison (what dvc.yaml's compare@<format> calls)."""
+    from abel.config import ParamsError, find_root, load_params
+    from abel.procs import end_tree_on_signals
+    from abel.stages import compare
+    from abel.training.launch import PlanError
+
+    try:
+        root = find_root()
+        params = load_params(root / "params.yaml")
+        params.compare_run(args.format)  # a format not in compare.formats: an error before anything starts
+    except ParamsError as exc:
+        print(f"abel compare: {exc}", file=sys.stderr)
+        return 2
+    # as for `abel stage`: the training ranks import abel from this checkout's src/; caches and temporary
+    # files inside the repo; nothing of the run outlives this process
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root / "src"), os.environ.get("PYTHONPATH")) if p)
+    scratch = _stage_environment(root, f"compare-{args.format}")
+    end_tree_on_signals(None, scratch)
+    try:
+        m = compare.run(params, root, args.format, progress=not args.quiet)
+    except PlanError as exc:
+        print(f"abel compare: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"compare@{args.format}: {m['correct']}/{m['n']} = {100 * m['accuracy']:.1f}% on {m['benchmark']} ({m['mode']} scoring, "
+          f"{100 * m['ci']:g}% Wilson interval [{100 * m['ci_lo']:.1f}, {100 * m['ci_hi']:.1f}]) after {m['steps']} SFT steps")
+    return 0
+
+
 def _cmd_fetch(args: argparse.Namespace) -> int:
     """The fetch stage: every pinned data file into data/sources/ (mirror first, then the network)."""
     from abel.config import MIRROR_ENV, ParamsError, find_root, load_params
@@ -648,6 +679,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--offline", action="store_true", help="never use the network (list what the mirror lacks)")
     fetch.add_argument("--quiet", action="store_true", help="no progress lines")
     fetch.set_defaults(func=_cmd_fetch)
+
+    cmp = sub.add_parser("compare", help="one run of the curation comparison: curate, train and evaluate with "
+                         "compare.profile's settings and this curate.format (dvc.yaml's compare@<format>)")
+    cmp.add_argument("--format", required=True, choices=["answer_only", "original", "stepwise"],
+                     help="the curation format of this run (one of compare.formats)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bars")
+    cmp.set_defaults(func=_cmd_compare)
 
     params = sub.add_parser("params", help="check params.yaml (all profiles, unknown keys, data.dir) and print "
                             "the active profile's view; --write: the `params` stage")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from abel.artifacts import SOURCES
 
@@ -62,6 +62,7 @@ class ScoreParams(_Section):
     released_glob: str = Field("abel_outputs/outputs/*/*.jsonl", min_length=1, description="released generations, relative to data.dir")
 
 
+FormatName = Literal["answer_only", "original", "stepwise"]
 SourceName = Literal["gsm8k", "math", "tal_scq5k", "gsm_symbolic", "chain_sum"]
 # the benchmark registry's names (src/abel/data/benchmarks/*.yaml); a test keeps the two in step
 EvalSetName = Literal["gsm8k", "gsm8k_robust", "math", "math500", "svamp", "asdiv", "mawps", "mathqa",
@@ -76,7 +77,7 @@ class CurateParams(_Section):
     max_records: int = Field(2000, ge=0, description="records selected after filtering (0 = all)")
     val_fraction: float = Field(0.05, ge=0, lt=0.5)
     seed: int = Field(0, ge=0)
-    format: Literal["answer_only", "original", "stepwise"] = "stepwise"
+    format: FormatName = "stepwise"
     keep_calculator_annotations: bool = False
     curriculum: Literal["none", "easy_to_hard"] = "none"
     on_bad_record: Literal["error", "skip"] = "skip"
@@ -286,6 +287,27 @@ class GenerateParams(_Section):
 ProfileName = Literal["cpu", "tiny", "arith", "paper"]
 
 
+class CompareParams(_Section):
+    """The curation comparison inside ``dvc repro`` (the ``compare`` matrix stages and ``comparison``): one
+    model per curation format, each trained and evaluated with ``profile``'s settings (its curate.format
+    replaced), same seeds, on the same held-out questions."""
+    profile: ProfileName = Field("arith", description="whose curate / sft / generate settings every run uses")
+    formats: list[FormatName] = Field(default_factory=lambda: ["answer_only", "original", "stepwise"], min_length=2,
+                                      description="one run each (a DVC matrix: stage compare@<format>)")
+    benchmark: EvalSetName = Field("chain_sum", description="the held-out test questions, the same for every format")
+    test_questions: int = Field(400, ge=0, description="seeded subset of benchmark (0 = all)")
+    curve_train_questions: int = Field(100, ge=1, description="curated training records re-asked at each checkpoint")
+    curve_test_questions: int = Field(100, ge=1, description="of the test questions, the first this many, at each checkpoint")
+    seed: int = Field(0, ge=0, description="question subsets and the paired bootstrap")
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"each format once (got {value})")
+        return value
+
+
 class Params(_Section):
     profile: ProfileName = Field("cpu", description="cpu = the sections as written; tiny / arith / paper = profiles.<name> over them")
     profiles: dict[Literal["tiny", "arith", "paper"], dict[Literal["curate", "sft", "generate", "overfit"], dict[str, Any]]] = Field(
@@ -297,6 +319,22 @@ class Params(_Section):
     overfit: OverfitParams = Field(default_factory=OverfitParams)
     score: ScoreParams = Field(default_factory=ScoreParams)
     analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
+    compare: CompareParams = Field(default_factory=CompareParams)
+    # compare.profile's view of the params (set by parse_params): what each comparison run trains with
+    _compare_view: Params | None = PrivateAttr(default=None)
+
+    def compare_run(self, fmt: str) -> Params:
+        """The params of the comparison run of ``fmt``: ``compare.profile``'s view with curate.format = ``fmt``."""
+        if fmt not in self.compare.formats:
+            raise ParamsError(f"compare.formats: {fmt!r} is not one of them ({', '.join(self.compare.formats)})")
+        view = self._compare_view
+        if view is None:  # built directly, not by parse_params: only the base (cpu) sections are known exactly
+            if self.profile != "cpu":
+                raise ParamsError("compare_run: these params were not read by parse_params (load_params), so "
+                                  f"compare.profile {self.compare.profile!r} cannot be laid over the base sections")
+            raw = self.model_dump(mode="json")
+            view = self if self.compare.profile == "cpu" else Params.model_validate(with_profile(raw, self.compare.profile))
+        return view.model_copy(update={"curate": view.curate.model_copy(update={"format": fmt})})
 
     def data_dir(self, root: Path | None = None) -> Path:
         path = Path(self.data.dir)
@@ -365,9 +403,12 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             Params.model_validate(with_profile(raw, name))
         except ValidationError as exc:
             raise ParamsError(_format_errors(source, exc, f"profiles.{name}.", overlay)) from None
-    if shape.profile == "cpu":
-        return base
-    return Params.model_validate(with_profile(raw, shape.profile))
+    def view(name: str) -> Params:
+        return base if name == "cpu" else Params.model_validate(with_profile(raw, name))
+
+    params = view(shape.profile)
+    params._compare_view = view(params.compare.profile)
+    return params
 
 
 # The active profile's params, written by the `params` stage (`abel params`) before any other stage
@@ -376,9 +417,19 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
 RESOLVED_PARAMS = "outputs/params.resolved.yaml"
 
 
+# what a comparison run reads of compare.profile's view (curate.format aside: each run sets its own)
+COMPARE_SECTIONS = ("curate", "sft", "generate")
+
+
 def resolved_view(params: Params) -> dict[str, Any]:
-    """The active profile's view of the params (``profiles`` left out), as plain YAML-able data."""
-    return params.model_dump(mode="json", exclude={"profiles"})
+    """The active profile's view of the params (``profiles`` left out), as plain YAML-able data; under
+    ``compare.run``, the sections every comparison run uses (``compare.profile``'s view), so the compare
+    stages track exactly what they train with."""
+    view = params.model_dump(mode="json", exclude={"profiles"})
+    run = params.compare_run(params.compare.formats[0]).model_dump(mode="json", include=set(COMPARE_SECTIONS))
+    run["curate"].pop("format")
+    view["compare"]["run"] = run
+    return view
 
 
 def data_mirror(params: Params, root: Path) -> Path | None:

@@ -171,6 +171,16 @@ def read_output_rows(root: Path, relpath: str, stage: str, required: Sequence[st
     return read_jsonl(root / relpath, required)
 
 
+def write_csv(path: Path, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    """``rows`` as CSV with the header ``columns`` (other keys left out), written atomically."""
+    import csv
+
+    with atomic_open(path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def read_csv_rows(path: Path, stage: str) -> list[dict[str, Any]]:
     """A stage's numeric CSV (``metrics/sft/train.csv``): empty cells become None, ``step`` an int."""
     import csv

@@ -42,8 +42,10 @@ def difficulty(record: Record) -> float:
     return float(record.tags.get("steps") or 0)
 
 
-def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True) -> dict[str, Any]:
-    """Run every filter, write ``data/curated/{train,val}.jsonl`` and the curation report files."""
+def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True, out: Path | None = None) -> dict[str, Any]:
+    """Run every filter, write ``data/curated/{train,val}.jsonl`` and the curation report files under ``out``
+    (default ``root``: the curate stage; a comparison run keeps its own under its folder)."""
+    out = root if out is None else out
     active = {name: w for name, w in cfg.sources.items() if w > 0}
     funnel: dict[str, Counter[str]] = {name: Counter() for name in active}
     drops: list[filters.Drop] = []
@@ -130,8 +132,8 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
     def rows(items: list[Record]) -> list[dict[str, Any]]:
         return [{**r.to_dict(), "prompt": formats.prompt(r), "target": targets[r.id]} for r in items]
 
-    write_jsonl(root / A.CURATED_TRAIN, rows(train))
-    write_jsonl(root / A.CURATED_VAL, rows(val))
+    write_jsonl(out / A.CURATED_TRAIN, rows(train))
+    write_jsonl(out / A.CURATED_VAL, rows(val))
 
     report = {
         "funnel": {name: {step: funnel[name][step] for step in STEPS} for name in active},
@@ -143,8 +145,8 @@ def curate(cfg: CurateParams, data_dir: Path, root: Path, progress: bool = True)
                           "by_test_set": dict(Counter(h.test_set for h in hits)),
                           "by_method": dict(Counter(h.method for h in hits))},
     }
-    reports = root / A.CURATION_REPORTS
-    write_json(root / A.CURATION_REPORT, report)
+    reports = out / A.CURATION_REPORTS
+    write_json(out / A.CURATION_REPORT, report)
     write_jsonl(reports / "contamination.jsonl", (asdict(h) for h in hits))
     write_jsonl(reports / "dropped.jsonl", (asdict(d) for d in drops))
     return report

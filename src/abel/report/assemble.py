@@ -305,6 +305,23 @@ def _released_files(led: Ledger, benchmark: str) -> dict[str, str]:
     return {m: found[m] for m in sorted(found, key=A.model_order)}
 
 
+def _comparison_finding(led: Ledger, file: str = A.COMPARISON_METRICS) -> str:
+    """The curation comparison in one sentence: each format's accuracy, and the pair of the first and last format."""
+    data = led.load(file)
+    accs = "; ".join(f"{r['format']} {led.cite(file, ('runs', i, 'accuracy'), PCT)} "
+                     f"[{led.cite(file, ('runs', i, 'ci_lo'), PCT)}, {led.cite(file, ('runs', i, 'ci_hi'), PCT)}]"
+                     for i, r in enumerate(data["runs"]))
+    last = max(range(len(data["pairs"])), key=lambda i: (data["pairs"][i]["base"] == data["runs"][0]["format"],
+                                                         data["pairs"][i]["other"] == data["runs"][-1]["format"]))
+    p = data["pairs"][last]
+    return (f"**Curation format, in this run** ({led.cite(file, ('profile',))} profile, one model per format, "
+            f"n = {led.cite(file, ('runs', 0, 'n'))} held-out {led.cite(file, ('benchmark',))} questions, "
+            f"{100 * data['ci']:g}% Wilson intervals): {accs}. {p['other']} minus {p['base']}: "
+            f"{led.cite(file, ('pairs', last, 'delta'), PP)} (paired bootstrap "
+            f"[{led.cite(file, ('pairs', last, 'ci_lo'), PP)}, {led.cite(file, ('pairs', last, 'ci_hi'), PP)}], "
+            f"McNemar exact p = {led.cite(file, ('pairs', last, 'p_value'), '{:.3g}')}).")
+
+
 def key_findings_section(led: Ledger, pub_file: str = A.PUBLISHED,
                          rob_file: str = A.RELEASED_ROBUSTNESS, steps_file: str = A.RELEASED_BY_STEPS,
                          ours_file: str = A.OURS_ACCURACY, sft_file: str = A.SFT_SUMMARY) -> str:
@@ -345,6 +362,7 @@ def key_findings_section(led: Ledger, pub_file: str = A.PUBLISHED,
             text += f"; the README publishes {led.cite(pub_file, ('robustness_delta', r['model']), '{:+.2f}%')}"
         zero = r["delta_lo"] <= 0 <= r["delta_hi"]
         items.append(text + (". The interval includes zero." if zero else ". The interval excludes zero."))
+    items.append(_comparison_finding(led))
     if (led.root / steps_file).is_file():
         steps = led.load(steps_file)
         parts = []
@@ -454,8 +472,39 @@ def change_section(led: Ledger, file: str = A.RELEASED_BY_CHANGE) -> str:
                 "broken", "fixed"], rows), _source(file)])
 
 
+def comparison_section(led: Ledger, file: str = A.COMPARISON_METRICS) -> str:
+    """The compare@<format> runs of this `dvc repro`, side by side (the comparison stage's summary)."""
+    data = led.load(file)
+    level = f"{100 * data['ci']:g}%"
+    runs = [[r["format"], led.cite(file, ("runs", i, "accuracy"), PCT),
+             f"[{led.cite(file, ('runs', i, 'ci_lo'), PCT)}, {led.cite(file, ('runs', i, 'ci_hi'), PCT)}]",
+             led.cite(file, ("runs", i, "n")), led.cite(file, ("runs", i, "steps")),
+             led.cite(file, ("runs", i, "train_tokens_seen"), "{:,}")] for i, r in enumerate(data["runs"])]
+    pairs = [[f"{p['other']} - {p['base']}", led.cite(file, ("pairs", i, "delta"), PP),
+              f"[{led.cite(file, ('pairs', i, 'ci_lo'), PP)}, {led.cite(file, ('pairs', i, 'ci_hi'), PP)}]",
+              led.cite(file, ("pairs", i, "only_base")), led.cite(file, ("pairs", i, "only_other")),
+              led.cite(file, ("pairs", i, "p_value"), "{:.3g}")] for i, p in enumerate(data["pairs"])]
+    return "\n".join([
+        "## Curation comparison: how the training data is presented\n",
+        f"Parental Oversight's claim, tested in this run: one model per curation format, each trained from scratch with the "
+        f"`{led.cite(file, ('profile',))}` profile's settings (only `curate.format` differs, same seeds; "
+        f"{led.cite(file, ('runs', 0, 'parameters'), '{:,}')} parameters), each answering the same held-out "
+        f"`{led.cite(file, ('benchmark',))}` questions greedily ({led.cite(file, ('mode',))} scorer). "
+        "The `compare@<format>` stages of `dvc repro`; notebook `08_comparison`.\n",
+        _table(["format", "accuracy", f"{level} Wilson interval", "n", "SFT steps", "train tokens"], runs),
+        "Each pair on the same questions: the difference in accuracy with a paired bootstrap interval, and McNemar's "
+        "exact test on the questions only one of the two answered right.\n",
+        _table(["difference", "points", f"{level} paired bootstrap CI", "only base right", "only other right",
+                "McNemar exact p"], pairs),
+        _source(file),
+        "\n![curation comparison](../figures/comparison/accuracy.png)\n",
+        "Losses, and accuracy on training questions vs held-out questions at each saved checkpoint (the overfitting "
+        "curve of each run):\n",
+        "![curation comparison curves](../figures/comparison/curves.png)\n"])
+
+
 def ablation_section(led: Ledger, file: str = A.ABLATION_MD, fig: str = "figures/ablation/accuracy.png") -> str:
-    title = "## Curation comparison (the ablation)\n"
+    title = "## The full curation ablation (`make ablation`)\n"
     if not (led.root / file).is_file():
         return "\n".join([title, f"The curation comparison has not been run here: `{file}` does not exist "
                           "(`make ablation` runs the experiments and writes it).\n"])
@@ -482,7 +531,7 @@ def build(root: Path) -> tuple[str, Ledger]:
     profile = led.value(A.SFT_SUMMARY, ("profile",))
     parts = [f"# Abel, reproduced: report ({profile} profile)\n",
              key_findings_section(led), limits_section(led, profile), released_section(led), change_section(led),
-             steps_section(led), published_section(led), curation_section(led), ablation_section(led),
+             steps_section(led), published_section(led), curation_section(led), comparison_section(led), ablation_section(led),
              sft_section(led), overfit_section(led), ours_section(led), memorization_section(led),
              provenance_section(led)]
     return "\n".join(parts), led
@@ -507,8 +556,10 @@ def headline(root: Path) -> dict[str, Any]:
     ours = {r["benchmark"]: r["accuracy"] for r in led.load(A.OURS_ACCURACY).values()
             if r["mode"] == "strict" and r["benchmark"] in ("gsm8k", "math500")}
     sft = led.load(A.SFT_SUMMARY)
+    comparison = {r["format"]: r["accuracy"] for r in led.load(A.COMPARISON_METRICS)["runs"]}
     return {"released": released, "ours": ours,
-            "sft": {"train_loss": sft["train_loss_final"], "val_loss": sft["val_loss_final"]}}
+            "sft": {"train_loss": sft["train_loss_final"], "val_loss": sft["val_loss_final"]},
+            "comparison": comparison}
 
 
 def referenced_images(markdown: str) -> list[str]:

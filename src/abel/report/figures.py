@@ -240,3 +240,70 @@ def overfit_figure(train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def comparison_figure(runs: Sequence[dict[str, Any]], pairs: Sequence[dict[str, Any]], title: str) -> Figure:
+    """Left: each format's accuracy on the shared test questions, Wilson interval as an error bar. Right:
+    each pair's paired difference with its bootstrap interval, McNemar's p beside it. ``runs``: the
+    comparison's run rows (format, accuracy, ci_lo, ci_hi, n); ``pairs``: its pair rows."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig = Figure(figsize=(9.0, 3.6))
+    ax_acc, ax_delta = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.2]})
+    xs = range(len(runs))
+    ax_acc.bar(xs, [_pct(r["accuracy"]) for r in runs], width=0.6, color=PALETTE[0], alpha=0.45)
+    ax_acc.errorbar(xs, [_pct(r["accuracy"]) for r in runs],
+                    yerr=[[_pct(r["accuracy"] - r["ci_lo"]) for r in runs], [_pct(r["ci_hi"] - r["accuracy"]) for r in runs]],
+                    fmt="o", color=PALETTE[1], capsize=4, ms=5, label=f"{int(runs[0]['ci'] * 100)}% Wilson interval")
+    for x, r in zip(xs, runs):
+        ax_acc.annotate(f"{_pct(r['accuracy']):.1f}", (x, _pct(r["ci_hi"])), textcoords="offset points", xytext=(0, 3),
+                        ha="center", fontsize=8)
+    ax_acc.set_xticks(list(xs), [r["format"] for r in runs])
+    ax_acc.set_ylim(0, 105)
+    ax_acc.set_ylabel(f"accuracy on {runs[0]['benchmark']} (%, n={runs[0]['n']})")
+    ax_acc.legend(frameon=False, fontsize=8, loc="upper left")
+    ys = range(len(pairs))
+    ax_delta.errorbar([_pct(p["delta"]) for p in pairs], list(ys),
+                      xerr=[[_pct(p["delta"] - p["ci_lo"]) for p in pairs], [_pct(p["ci_hi"] - p["delta"]) for p in pairs]],
+                      fmt="o", color=PALETTE[2], capsize=4, ms=5)
+    ax_delta.axvline(0, color="0.4", lw=0.8)
+    ax_delta.set_yticks(list(ys), [f"{p['other']} - {p['base']}\nMcNemar p = {p['p_value']:.2g}" for p in pairs], fontsize=8)
+    ax_delta.invert_yaxis()
+    ax_delta.set_xlabel(f"paired difference (points), {int(pairs[0]['ci'] * 100)}% bootstrap interval" if pairs else "")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_curves_figure(runs: Sequence[dict[str, Any]], losses: dict[str, tuple[Sequence[dict[str, Any]], Sequence[dict[str, Any]]]],
+                             title: str) -> Figure:
+    """One column per format: its training and validation loss (top), and its accuracy on training questions
+    vs held-out test questions at each saved checkpoint, Wilson intervals as error bars (bottom)."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig = Figure(figsize=(3.3 * len(runs), 5.2))
+    axes = fig.subplots(2, len(runs), sharey="row", squeeze=False)
+    for j, r in enumerate(runs):
+        ax_loss, ax_acc = axes[0][j], axes[1][j]
+        train, val = losses[r["format"]]
+        ax_loss.plot([x["step"] for x in train], [x["loss"] for x in train], color=PALETTE[0], lw=1.0, label="train loss")
+        if val:
+            ax_loss.plot([x["step"] for x in val], [x["val_loss"] for x in val], "o-", color=PALETTE[1], lw=1.0, ms=3,
+                         label="validation loss")
+        ax_loss.set_yscale("log")
+        ax_loss.set_title(r["format"])
+        for i, (split, label) in enumerate((("train", "training questions"), ("test", "test questions"))):
+            rows = sorted((c for c in r["curve"] if c["split"] == split), key=lambda c: c["step"])
+            if rows:
+                ax_acc.errorbar([c["step"] for c in rows], [_pct(c["accuracy"]) for c in rows],
+                                yerr=[[_pct(c["accuracy"] - c["ci_lo"]) for c in rows], [_pct(c["ci_hi"] - c["accuracy"]) for c in rows]],
+                                fmt="o-" if i == 0 else "s--", color=PALETTE[2 + i], capsize=2, ms=3,
+                                label=f"{label} (n={rows[0]['n']})")
+        ax_acc.set_ylim(-2, 102)
+        ax_acc.set_xlabel("optimizer step")
+        if j == 0:
+            ax_loss.set_ylabel("loss (nats / target token)")
+            ax_acc.set_ylabel("accuracy (%)")
+            ax_loss.legend(frameon=False, fontsize=7)
+            ax_acc.legend(frameon=False, fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from matplotlib.figure import Figure
 from abel import artifacts as A
 from abel.checkpoint_export import export_checkpoints, trim_resume_state
 from abel.config import Params
-from abel.io import atomic_open, read_csv_rows, read_output, relative_to_root, write_json
+from abel.io import read_csv_rows, read_output, relative_to_root, write_csv, write_json
 from abel.provenance import record_run
 from abel.report import figures
 from abel.training.launch import RunResult, launch
@@ -21,13 +20,6 @@ from abel.training.models import parameter_count
 # results only: throughput is a fact of the run (outputs/provenance/sft.json), not of the model
 TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
 RUN_FACTS = ("tokens_per_s", "resumes")
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    with atomic_open(path) as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def run(params: Params, root: Path, runs_dir: Path | None = None,

@@ -1,0 +1,57 @@
+"""The ``comparison`` stage: the ``compare@<format>`` runs side by side (accuracy with Wilson intervals, paired
+differences with bootstrap intervals and McNemar's exact test, overfitting curves), for the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from abel import artifacts as A
+from abel.analysis import comparison
+from abel.config import Params
+from abel.io import read_csv_rows, read_output, read_output_rows, write_json, write_text
+from abel.report import figures
+
+RUN_KEYS = ("format", "benchmark", "accuracy", "ci_lo", "ci_hi", "ci", "n", "correct", "steps", "epochs",
+            "train_tokens_seen", "train_records", "parameters", "train_loss_final", "val_loss_final", "curve")
+
+
+def run(params: Params, root: Path) -> dict[str, Any]:
+    """Read every run of ``compare.formats``, pair them, write the summary, the Markdown and the figures."""
+    c, a = params.compare, params.analyze
+    metrics = {f: read_output(root, A.compare_metrics(f), f"compare@{f}") for f in c.formats}
+    tests = {f: read_output_rows(root, f"{A.compare_run(f)}/test.jsonl", f"compare@{f}", required=("id", "correct"))
+             for f in c.formats}
+    where = {f: f"{A.compare_run(f)}/test.jsonl" for f in c.formats}
+    for f, m in metrics.items():
+        if m["benchmark"] != c.benchmark or m["n"] != len(tests[f]):
+            raise comparison.ComparisonError(f"{A.compare_metrics(f)}: benchmark {m['benchmark']}, n {m['n']}; "
+                                             f"compare.benchmark is {c.benchmark} and {where[f]} has {len(tests[f])} rows: "
+                                             "re-run the compare stages (dvc repro)")
+    verdicts = comparison.paired_verdicts(tests, where)
+    summary = {"profile": c.profile, "benchmark": c.benchmark, "mode": metrics[c.formats[0]]["mode"], "seed": c.seed,
+               "ci": a.ci, "runs": [{k: metrics[f][k] for k in RUN_KEYS} for f in c.formats],
+               "pairs": comparison.pairs(verdicts, resamples=a.bootstrap_resamples, ci=a.ci, seed=c.seed)}
+    write_json(root / A.COMPARISON_METRICS, summary)
+    write_text(root / A.COMPARISON_MD, comparison.markdown(summary))
+    for stem, fig in plots(root, summary):
+        figures.save(fig, root / A.COMPARISON_FIGURES / stem)
+    return summary
+
+
+def load(root: Path) -> dict[str, Any]:
+    """The summary ``run`` wrote (runs, pairs), without reading the runs again."""
+    return dict(read_output(root, A.COMPARISON_METRICS, "comparison"))
+
+
+def plots(root: Path, summary: dict[str, Any]) -> list[tuple[str, Figure]]:
+    """(file stem, figure): accuracies and paired differences; losses and overfitting curves per format."""
+    runs = summary["runs"]
+    losses = {r["format"]: (read_csv_rows(root / A.compare_run(r["format"]) / "train.csv", f"compare@{r['format']}"),
+                            read_csv_rows(root / A.compare_run(r["format"]) / "val.csv", f"compare@{r['format']}"))
+              for r in runs}
+    what = f"{summary['profile']} profile, {runs[0]['parameters']:,}-parameter models, {summary['mode']} scoring"
+    return [("accuracy", figures.comparison_figure(runs, summary["pairs"], f"Curation format vs accuracy ({what})")),
+            ("curves", figures.comparison_curves_figure(runs, losses, f"Loss and accuracy per checkpoint ({what})"))]
