@@ -375,3 +375,14 @@ def test_score_prints_wilson_interval_and_tag_breakdown(tmp_path: Path) -> None:
     # rows without tags: no breakdown
     plain = run_abel("score", str(write_rows(tmp_path / "plain.jsonl", [{"response": "#### 1", "gold": "1"}])), "--quiet")
     assert "by_tag" not in json.loads(plain.stdout) and plain.stderr == ""
+
+
+def test_compare_refuses_a_format_not_in_compare_formats_before_starting(tmp_path: Path) -> None:
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("compare:\n  formats: [answer_only, stepwise]\n")
+    proc = run_abel("compare", "--format", "original", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "abel compare: compare.formats: 'original' is not one of them (answer_only, stepwise)" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml", "params.yaml"]  # nothing made
+    proc = run_abel("compare", "--format", "bare", cwd=tmp_path)
+    assert proc.returncode == 2 and "invalid choice: 'bare'" in proc.stderr

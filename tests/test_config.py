@@ -87,3 +87,55 @@ def test_a_profile_replaces_source_and_benchmark_lists() -> None:
     # merged, gsm8k would stay on (and gsm8k: 0 would mean *all* questions, not none)
     assert arith.curate.sources == {"chain_sum": 1.0} and arith.generate.benchmarks == {"chain_sum": 400}
     assert arith.generate.batch_size == 4  # everything else still merges
+
+
+def test_compare_runs_use_the_compare_profile_whatever_the_active_one() -> None:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    arith = parse_params({**raw, "profile": "arith"})
+    for active in ("cpu", "tiny"):
+        params = parse_params({**raw, "profile": active})
+        assert params.profile == active
+        run = params.compare_run("answer_only")
+        assert run.profile == "arith" and run.curate.format == "answer_only"
+        assert run.sft == arith.sft and run.generate == arith.generate
+        assert run.curate == arith.curate.model_copy(update={"format": "answer_only"})
+    # another compare.profile: its sections
+    tiny = parse_params({**raw, "profile": "tiny"})
+    params = parse_params({**raw, "compare": {**raw["compare"], "profile": "tiny"}})
+    assert params.compare_run("stepwise").sft == tiny.sft
+
+
+def test_compare_params_errors_name_the_key() -> None:
+    with pytest.raises(ParamsError, match=r"compare\.formats: .*each format once"):
+        parse_params({"compare": {"formats": ["stepwise", "stepwise"]}})
+    with pytest.raises(ParamsError, match=r"compare\.formats: .*at least 2"):
+        parse_params({"compare": {"formats": ["stepwise"]}})
+    with pytest.raises(ParamsError, match=r"compare\.profile: "):
+        parse_params({"compare": {"profile": "huge"}})
+    with pytest.raises(ParamsError, match=r"compare\.benchmark: "):
+        parse_params({"compare": {"benchmark": "gsm9k"}})
+    params = parse_params({"compare": {"formats": ["answer_only", "stepwise"]}})
+    with pytest.raises(ParamsError, match=r"compare\.formats: 'original' is not one of them \(answer_only, stepwise\)"):
+        params.compare_run("original")
+
+
+def test_compare_run_of_params_not_read_from_a_file() -> None:
+    """Built directly (tests), the base sections are the cpu view; a profile's view needs parse_params."""
+    from abel.config import Params
+
+    direct = Params(compare={"profile": "cpu"})
+    assert direct.compare_run("original").curate.format == "original"
+    with pytest.raises(ParamsError, match="not read by parse_params"):
+        Params(profile="tiny").compare_run("stepwise")
+
+
+def test_the_resolved_view_holds_what_each_comparison_run_trains_with() -> None:
+    from abel.config import resolved_view
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    view = resolved_view(parse_params({**raw, "profile": "tiny"}))
+    run = parse_params(raw).compare_run("stepwise")
+    assert view["compare"]["run"]["sft"] == run.sft.model_dump(mode="json")
+    assert view["compare"]["run"]["generate"] == run.generate.model_dump(mode="json")
+    assert "format" not in view["compare"]["run"]["curate"]  # each run sets its own
+    assert view["compare"]["formats"] == ["answer_only", "original", "stepwise"]

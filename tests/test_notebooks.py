@@ -30,6 +30,8 @@ def test_every_dvc_stage_runs_its_notebook() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert stages.pop("params")["cmd"] == "abel params --write"
     assert stages.pop("fetch")["cmd"] == "abel fetch"  # a plain command: no notebook (tests/imports.py)
+    # one run of the curation comparison per matrix entry, a plain command too (the comparison stage's notebook shows them)
+    assert stages.pop("compare")["cmd"] == "abel compare --format ${item.format}"
     for name, stage in stages.items():
         assert stage["cmd"] == f"abel stage {name}"
         assert any(d == f"notebooks/{nb.name}" for d in stage["deps"] for nb in NOTEBOOKS if nb.stem.endswith(name))

@@ -50,7 +50,7 @@ def make_repo_copy(dest: Path, data_dir: Path) -> Path:
             shutil.copy2(REPO / rel, dest / rel)
     for generated in ("metrics", "figures", "reports"):
         shutil.rmtree(dest / generated, ignore_errors=True)
-    # the curation comparison is not made by `dvc repro` (notebooks/90_ablation.ipynb, after `make ablation`):
+    # the full curation ablation is not made by `dvc repro` (notebooks/90_ablation.ipynb, after `make ablation`):
     # the report stage reads it as an input
     for kept in ("reports/ablation.md", "reports/ablation_runs.json", "figures/ablation/accuracy.png",
                  "figures/ablation/accuracy.svg"):
@@ -60,6 +60,11 @@ def make_repo_copy(dest: Path, data_dir: Path) -> Path:
     # the copy does not sit beside shared/: its fetch stage copies from the shared data (checksums checked)
     params["data"]["mirror"] = str(data_dir)
     params["profile"] = "tiny"  # SFT of a from-scratch tiny model: the cpu profile's SmolLM2 run takes minutes
+    # the curation comparison's runs (compare@<format>, arith profile): the same code path, seconds instead of minutes
+    arith = params["profiles"]["arith"]
+    arith["curate"]["procedural_size"] = 300
+    arith["sft"].update(max_steps=12, save_steps=6, eval_steps=6, max_val_examples=8)
+    params["compare"].update(test_questions=30, curve_train_questions=10, curve_test_questions=10)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
@@ -132,6 +137,19 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert {r["split"] for r in over["rows"]} == {"train", "test"} and max(r["step"] for r in over["rows"]) == sft["steps"]
     mem = json.loads((repo_copy / "metrics/ours/memorization.json").read_text())
     assert sum(r["n"] for r in mem["rows"]) == sum(v["responses"] for v in gen["benchmarks"].values())
+    # the curation comparison: a run per format (the arith profile, whatever the active one), paired on the same questions
+    cmp = json.loads((repo_copy / "metrics/comparison.json").read_text())
+    assert [r["format"] for r in cmp["runs"]] == ["answer_only", "original", "stepwise"]
+    assert all((r["n"], r["steps"], r["benchmark"]) == (30, 12, "chain_sum") for r in cmp["runs"])
+    assert [(p["base"], p["other"]) for p in cmp["pairs"]] == [("answer_only", "original"), ("answer_only", "stepwise"),
+                                                              ("original", "stepwise")]
+    for fmt in ("answer_only", "original", "stepwise"):
+        run = json.loads((repo_copy / f"metrics/compare/{fmt}.json").read_text())
+        assert run["profile"] == "arith" and run["format"] == fmt and {r["step"] for r in run["curve"]} == {6, 12}
+        assert read_jsonl(repo_copy / f"outputs/compare/{fmt}/data/curated/train.jsonl")[0]["tags"] is not None
+        assert json.loads((repo_copy / f"outputs/compare/{fmt}/provenance.json").read_text())["commit"] == prov["commit"]
+    for stem in ("accuracy", "curves"):
+        assert (repo_copy / f"figures/comparison/{stem}.png").stat().st_size > 1000
 
 
 def test_report_numbers_equal_the_metrics_files_they_cite(repo_copy: Path) -> None:
@@ -146,8 +164,9 @@ def test_report_numbers_equal_the_metrics_files_they_cite(repo_copy: Path) -> No
         assert node == entry["value"] and entry["format"].format(node) == entry["text"], entry
         assert entry["text"] in report, entry
     images = referenced_images(report)
-    # released robustness, accuracy by steps, curation funnel, the ablation, SFT loss, overfit, our robustness
-    assert len(images) == 7, images
+    # released robustness, accuracy by steps, curation funnel, the comparison (2), the ablation, SFT loss, overfit,
+    # our robustness
+    assert len(images) == 9, images
     for rel in images:
         assert (repo_copy / "reports" / rel).stat().st_size > 1000, rel
     html = (repo_copy / "reports/report.html").read_text()

@@ -53,6 +53,12 @@ def _suptitle(fig: Figure) -> str:
     return fig._suptitle.get_text() if fig._suptitle is not None else ""
 
 
+CMP_CURVE = [{"step": s, "split": split, "n": 10, "accuracy": a, "ci_lo": max(0.0, a - 0.2), "ci_hi": min(1.0, a + 0.2), "ci": 0.95}
+             for s, split, a in ((2, "train", 0.1), (2, "test", 0.2), (4, "train", 0.5), (4, "test", 0.4))]
+CMP_RUNS = [{"format": f, "benchmark": "chain_sum", "accuracy": a, "ci_lo": a - 0.05, "ci_hi": a + 0.05, "ci": 0.95, "n": 400,
+             "curve": CMP_CURVE} for f, a in (("answer_only", 0.3), ("stepwise", 0.9))]
+CMP_PAIRS = [{"base": "answer_only", "other": "stepwise", "delta": 0.6, "ci_lo": 0.55, "ci_hi": 0.65, "ci": 0.95, "p_value": 1e-20}]
+
 BUILDERS = {
     "robustness": lambda: figures.robustness_figure(ROBUSTNESS, "strict", "Robustness title"),
     "steps": lambda: figures.steps_figure(STEPS_ROWS, "strict", "Steps title"),
@@ -62,6 +68,9 @@ BUILDERS = {
     "loss": lambda: figures.loss_figure(TRAIN, VAL, "Loss title"),
     "ablation": lambda: figures.ablation_figure(RUNS, "Ablation title"),
     "overfit": lambda: figures.overfit_figure(TRAIN, VAL, OVERFIT_ACC, "Overfit title", "test questions (chain_sum)"),
+    "comparison": lambda: figures.comparison_figure(CMP_RUNS, CMP_PAIRS, "Comparison title"),
+    "comparison_curves": lambda: figures.comparison_curves_figure(
+        CMP_RUNS, {"answer_only": (TRAIN, VAL), "stepwise": (TRAIN, [])}, "Comparison_curves title"),
 }
 
 
@@ -199,3 +208,23 @@ def test_module_picks_no_backend() -> None:
             assert not any("pyplot" in (n or "") for n in names), f"line {node.lineno}: imports pyplot"
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             assert node.slice.value != "backend", f"line {node.lineno}: sets rcParams['backend']"
+
+
+def test_comparison_figure_values() -> None:
+    fig = figures.comparison_figure(CMP_RUNS, CMP_PAIRS, "t")
+    ax_acc, ax_delta = fig.axes
+    assert [p.get_height() for p in ax_acc.patches] == pytest.approx([30.0, 90.0])
+    assert [t.get_text() for t in ax_acc.get_xticklabels()] == ["answer_only", "stepwise"]
+    assert ax_acc.get_ylabel() == "accuracy on chain_sum (%, n=400)"
+    # the pair's point at +60 points, its label naming the difference and McNemar's p
+    (xs,) = [line.get_xdata() for line in ax_delta.get_lines() if len(line.get_xdata()) == 1 and line.get_marker() == "o"]
+    assert list(xs) == pytest.approx([60.0])
+    assert [t.get_text() for t in ax_delta.get_yticklabels()] == ["stepwise - answer_only\nMcNemar p = 1e-20"]
+
+
+def test_comparison_curves_figure_has_a_column_per_format() -> None:
+    fig = figures.comparison_curves_figure(CMP_RUNS, {"answer_only": (TRAIN, VAL), "stepwise": (TRAIN, [])}, "t")
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["answer_only", "stepwise"]
+    acc = fig.axes[2]
+    assert acc.get_ylabel() == "accuracy (%)"
+    assert [t.get_text() for t in acc.get_legend().get_texts()] == ["training questions (n=10)", "test questions (n=10)"]

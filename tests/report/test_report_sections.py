@@ -46,7 +46,7 @@ def test_report_opens_with_key_findings_citing_every_number() -> None:
     assert "95% Wilson interval [" in section and "95% paired bootstrap CI [" in section and "McNemar exact p = " in section
     # every number the section prints is the text of a ledger entry (model names like 7B and "95%" aside)
     cited = {e["text"] for e in led.entries}
-    tokens = re.findall(r"(?<![\w.])[+\-]?\d[\d,.]*%?", re.sub(r"\b\d+B\b|95% ", " ", section))
+    tokens = re.findall(r"(?<![\w.])[+\-]?\d[\d,.]*(?:e[+\-]?\d+)?%?", re.sub(r"\b\d+B\b|95% ", " ", section))
     assert tokens and all(t.rstrip(".,") in cited for t in tokens), [t for t in tokens if t.rstrip(".,") not in cited]
     # the released 7B GSM8K accuracy, its interval and the published figure are all there
     rel = json.loads((REPO / "metrics/released/gsm8k__7b.json").read_text())["abel"]
@@ -148,3 +148,24 @@ def test_html_has_no_pilcrows_and_keeps_alignment(tmp_path: Path) -> None:
 def test_published_sources_are_links_not_bare_urls() -> None:
     section = assemble.published_section(Ledger(REPO))
     assert "https://" in section and not re.search(r"(?<!\]\()https://", section)
+
+
+def test_comparison_section_cites_every_number() -> None:
+    _needs(A.COMPARISON_METRICS)
+    led = Ledger(REPO)
+    section = assemble.comparison_section(led)
+    _check_ledger(led, section)
+    cited = {e["text"] for e in led.entries}
+    body = section.split("*Source:")[0]
+    tokens = re.findall(r"(?<![\w.@`])[+\-]?\d[\d,.]*(?:e[+\-]?\d+)?%?", re.sub(r"95% ", " ", body))
+    assert tokens and all(t.rstrip(".,") in cited for t in tokens), [t for t in tokens if t.rstrip(".,") not in cited]
+    data = json.loads((REPO / A.COMPARISON_METRICS).read_text())
+    for run in data["runs"]:
+        assert f"| {run['format']} | {100 * run['accuracy']:.2f}% |" in section
+    assert "![curation comparison](../figures/comparison/accuracy.png)" in section
+    assert "*Source: `metrics/comparison.json`*" in section
+    # and the key findings say it in one sentence, first format against the last
+    led = Ledger(REPO)
+    finding = assemble._comparison_finding(led)
+    _check_ledger(led, finding)
+    assert f"{data['runs'][-1]['format']} minus {data['runs'][0]['format']}" in finding

@@ -42,3 +42,18 @@ def test_a_rerun_of_a_finished_run_trains_nothing_and_is_not_a_resume(tmp_path: 
     for rank in (0, 1):
         _write(log_dir, rank, [_begin(0), _log(1, 2.0, [rank]), _begin(1), _log(2, 1.9, [2 + rank]), _begin(2)])
     assert resumes(read_run(log_dir)) == 1
+
+
+def test_steps_after_the_last_logged_one_count(tmp_path: Path) -> None:
+    """logging_steps 5 and 12 steps: the last logged row is step 10, the run ended at 12 with more tokens."""
+    for rank in (0, 1):
+        _write(tmp_path, rank, [_begin(0), _log(5, 2.0, [rank]), _log(10, 1.5, [2 + rank]),
+                                {"event": "end", "rank": rank, "step": 12, "epoch": 3.0, "tokens": 40},
+                                _begin(12), {"event": "end", "rank": rank, "step": 12, "epoch": 3.0, "tokens": 0}])  # re-export
+    s = summary(read_run(tmp_path))
+    assert (s["steps"], s["epochs"], s["train_tokens_seen"]) == (12, 3.0, 2 * 100 * 2 + 2 * 40)
+    old = tmp_path / "old"  # logs of a run from before the end row carried tokens: the last logged step, as before
+    for rank in (0, 1):
+        _write(old, rank, [_begin(0), _log(5, 2.0, [rank]), _log(10, 1.5, [2 + rank])])
+    s = summary(read_run(old))
+    assert (s["steps"], s["epochs"], s["train_tokens_seen"]) == (10, 2.5, 400)

@@ -280,7 +280,7 @@ def comparison_curves_figure(runs: Sequence[dict[str, Any]], losses: dict[str, t
     vs held-out test questions at each saved checkpoint, Wilson intervals as error bars (bottom)."""
     sns.set_theme(style="whitegrid", context="paper")
     fig = Figure(figsize=(3.3 * len(runs), 5.2))
-    axes = fig.subplots(2, len(runs), sharey="row", squeeze=False)
+    axes = fig.subplots(2, len(runs), squeeze=False)
     for j, r in enumerate(runs):
         ax_loss, ax_acc = axes[0][j], axes[1][j]
         train, val = losses[r["format"]]

@@ -16,6 +16,11 @@ class RunLog:
     val: list[dict[str, Any]]  # step, val_loss
     shards: dict[int, list[int]]  # rank -> example indices it trained on (the final attempt of each step)
     shared_steps: int  # logged steps in which two ranks trained on the same example (0 for a sharded run)
+    # how the run ended (rank 0's "end" row): its last optimizer step and epoch, which the last logged row
+    # need not be when logging_steps does not divide the step count; None if no attempt finished
+    final_step: int | None = None
+    final_epoch: float | None = None
+    unlogged_tokens: int = 0  # trained on after the last logged step, all ranks
 
     @property
     def world_size(self) -> int:
@@ -30,11 +35,15 @@ def read_run(log_dir: Path) -> RunLog:
     begins: dict[int, list[dict[str, Any]]] = {}
     steps: dict[int, dict[int, dict[str, Any]]] = {}  # step -> rank -> row
     val: dict[int, float] = {}
+    ends: dict[int, list[dict[str, Any]]] = {}  # rank -> its "end" rows (an attempt that finished; a restart
+    # after the end trains nothing and ends with 0 unlogged tokens)
     for path in files:
         rank = int(path.stem[4:])
         for row in read_jsonl(path, required=("event", "step")):
             if row["event"] == "begin":
                 begins.setdefault(rank, []).append(row)
+            elif row["event"] == "end":
+                ends.setdefault(rank, []).append(row)
             elif row["event"] == "log" and "loss" in row:
                 steps.setdefault(row["step"], {})[rank] = row
             if row.get("val_loss") is not None:
@@ -58,7 +67,10 @@ def read_run(log_dir: Path) -> RunLog:
             clash |= not seen.isdisjoint(row["examples"])
             seen.update(row["examples"])
         shared += clash
-    return RunLog(begins, train, [{"step": s, "val_loss": v} for s, v in sorted(val.items())], shards, shared)
+    last = (ends.get(0) or [None])[-1]
+    return RunLog(begins, train, [{"step": s, "val_loss": v} for s, v in sorted(val.items())], shards, shared,
+                  final_step=last["step"] if last else None, final_epoch=last.get("epoch") if last else None,
+                  unlogged_tokens=sum(int(r.get("tokens") or 0) for rows in ends.values() for r in rows))
 
 
 def resumes(log: RunLog) -> int:
@@ -75,13 +87,14 @@ def summary(log: RunLog, steady_from: int = 2) -> dict[str, Any]:
     tok_s = (sum(r["tokens"] for r in steady) / sum(r["tokens"] / r["tokens_per_s"] for r in steady)) if steady else None
     return {
         "world_size": first["world_size"], "engine": first["engine"], "zero_stage": first["zero_stage"],
-        "dtype": first["dtype"], "steps": log.train[-1]["step"] if log.train else 0,
-        "epochs": log.train[-1]["epoch"] if log.train else 0.0,
+        "dtype": first["dtype"],
+        "steps": log.final_step if log.final_step is not None else log.train[-1]["step"] if log.train else 0,
+        "epochs": log.final_epoch if log.final_epoch is not None else log.train[-1]["epoch"] if log.train else 0.0,
         "train_loss_first": log.train[0]["loss"] if log.train else None,
         "train_loss_final": log.train[-1]["loss"] if log.train else None,
         "val_loss_first": log.val[0]["val_loss"] if log.val else None,
         "val_loss_final": log.val[-1]["val_loss"] if log.val else None,
-        "train_tokens_seen": sum(r["tokens"] for r in log.train),
+        "train_tokens_seen": sum(r["tokens"] for r in log.train) + log.unlogged_tokens,
         "tokens_per_s": tok_s, "too_long_dropped": first["too_long"],
         "resumes": resumes(log),
         "steps_with_shared_examples": log.shared_steps,

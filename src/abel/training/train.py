@@ -183,7 +183,10 @@ def main(run_file: str) -> int:
     trainer.seen = []
     trainer.train(resume_from_checkpoint=run.get("resume_from"))
     # the last step was evaluated and checkpointed by the Trainer (step-based strategies do both at the end)
-    RankLog()._write({"event": "end", "rank": rank, "step": trainer.state.global_step})
+    # the steps after the last logged one (logging_steps need not divide the step count): their tokens, and
+    # the step and epoch the run really ended at
+    RankLog()._write({"event": "end", "rank": rank, "step": trainer.state.global_step, "epoch": trainer.state.epoch,
+                      "tokens": trainer.tokens})
     trainer.save_model(run["output_dir"])  # ZeRO-3: gathers the shards (stage3_gather_16bit_weights_on_model_save)
     if rank == 0:
         tokenizer.save_pretrained(run["output_dir"])
