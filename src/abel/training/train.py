@@ -201,4 +201,11 @@ def main(run_file: str) -> int:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m abel.training.train RUN.json (written by abel.training.launch)")
-    sys.exit(main(sys.argv[1]))
+    code = main(sys.argv[1])
+    # Every file is written and every rank has passed the last barrier and left the process group. Skip the
+    # interpreter's finalization: gloo's C++ threads can be torn down there after Python is gone, and a rank
+    # then dies with "terminate called without an active exception" (SIGABRT) after a finished run, which
+    # fails the whole run (seen once in a compare stage on 2026-11-30; pytorch/pytorch#190489, #179291)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
