@@ -386,3 +386,13 @@ def test_compare_refuses_a_format_not_in_compare_formats_before_starting(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml", "params.yaml"]  # nothing made
     proc = run_abel("compare", "--format", "bare", cwd=tmp_path)
     assert proc.returncode == 2 and "invalid choice: 'bare'" in proc.stderr
+
+
+
+def test_compare_formats_are_the_configs() -> None:
+    from typing import get_args
+
+    from abel.cli import COMPARE_FORMATS
+    from abel.config import FormatName
+
+    assert COMPARE_FORMATS == list(get_args(FormatName))

@@ -335,6 +335,11 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+# abel.config's FormatName (not imported here: the parser is built before any command; tests/test_cli.py keeps
+# the two equal)
+COMPARE_FORMATS = ["answer_only", "original", "stepwise"]
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     """One run of the curation comparison (what dvc.yaml's compare@<format> calls)."""
     from abel.config import ParamsError, find_root, load_params
@@ -682,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="one run of the curation comparison: curate, train and evaluate with "
                          "compare.profile's settings and this curate.format (dvc.yaml's compare@<format>)")
-    cmp.add_argument("--format", required=True, choices=["answer_only", "original", "stepwise"],
+    cmp.add_argument("--format", required=True, choices=COMPARE_FORMATS,
                      help="the curation format of this run (one of compare.formats)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     cmp.set_defaults(func=_cmd_compare)

@@ -417,8 +417,9 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
 RESOLVED_PARAMS = "outputs/params.resolved.yaml"
 
 
-# what a comparison run reads of compare.profile's view (curate.format aside: each run sets its own)
-COMPARE_SECTIONS = ("curate", "sft", "generate")
+# what a comparison run reads of compare.profile's view: curate (but format: each run sets its own), sft, and of
+# generate what greedy decoding with the hf backend uses (the run fixes backend, model, sampling and questions itself)
+COMPARE_VIEW = {"curate": True, "sft": True, "generate": {"batch_size", "max_new_tokens", "stop", "precision"}}
 
 
 def resolved_view(params: Params) -> dict[str, Any]:
@@ -426,7 +427,7 @@ def resolved_view(params: Params) -> dict[str, Any]:
     ``compare.run``, the sections every comparison run uses (``compare.profile``'s view), so the compare
     stages track exactly what they train with."""
     view = params.model_dump(mode="json", exclude={"profiles"})
-    run = params.compare_run(params.compare.formats[0]).model_dump(mode="json", include=set(COMPARE_SECTIONS))
+    run = params.compare_run(params.compare.formats[0]).model_dump(mode="json", include=COMPARE_VIEW)
     run["curate"].pop("format")
     view["compare"]["run"] = run
     return view

@@ -25,7 +25,7 @@ def test_verdicts_are_paired_by_id_not_by_position() -> None:
     (rows({"1": True, "2": True, "3": True, "4": True}), "answered different questions"),  # one more
     (rows({"1": True, "2": True, "9": True}), r"only in a/test.jsonl: \['3'\]; only in s/test.jsonl: \['9'\]"),
     ([{"id": "1", "correct": True}, {"id": "1", "correct": True}, {"id": "2", "correct": True}, {"id": "3", "correct": True}],
-     "answered different questions"),                                                # an id twice
+     "s/test.jsonl: question ids repeat"),                                           # an id twice
     (rows({"1": True, "2": 1, "3": True}), "'correct' field is not true or false"),
 ])
 def test_unpaired_runs_are_an_error_naming_the_files(other: list[dict], phrase: str) -> None:
@@ -57,13 +57,15 @@ def test_pairs_are_every_pair_in_order_with_the_stats_modules_numbers() -> None:
 
 
 def test_markdown_tables() -> None:
-    summary = {"profile": "arith", "benchmark": "chain_sum", "mode": "strict", "seed": 0, "ci": 0.95,
+    summary = {"profile": "arith", "benchmark": "chain_sum", "mode": "strict", "compare_seed": 4, "ci": 0.95,
                "runs": [{"format": f, "accuracy": a, "ci_lo": a - 0.1, "ci_hi": a + 0.1, "correct": int(10 * a), "n": 10,
-                         "steps": s, "train_tokens_seen": 100 * s, "train_records": 50} for f, a, s in
+                         "steps": s, "train_tokens_seen": 100 * s, "train_records": 50, "parameters": 900 + s,
+                         "curate_seed": 1, "sft_seed": 2} for f, a, s in
                         (("answer_only", 0.3, 5), ("stepwise", 0.9, 9))],
                "pairs": [{"base": "answer_only", "other": "stepwise", "delta": 0.6, "ci_lo": 0.3, "ci_hi": 0.9, "only_base": 0,
                           "only_other": 6, "p_value": 0.03125, "resamples": 1000}]}
     md = comparison.markdown(summary)
-    assert "| answer_only | 30.0 | [20.0, 40.0] | 3 | 10 | 5 | 500 | 50 |" in md
+    assert "| answer_only | 30.0 | [20.0, 40.0] | 3 | 10 | 5 | 500 | 50 | 905 | 1 / 2 |" in md
+    assert "(1000 resamples, seed 4)" in md
     assert "| stepwise - answer_only | +60.0 | [+30.0, +90.0] | 0 | 6 | 0.0312 |" in md
     assert "![accuracy](../../figures/comparison/accuracy.png)" in md

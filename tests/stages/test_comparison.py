@@ -32,7 +32,8 @@ def write_run(root: Path, fmt: str, verdicts: list[bool], ids: list[str] | None 
     write_json(root / A.compare_metrics(fmt), {
         "format": fmt, "profile": "arith", "benchmark": "chain_sum", "mode": "strict", "accuracy": k / len(verdicts),
         "ci_lo": 0.0, "ci_hi": 1.0, "ci": 0.95, "n": len(verdicts) if n is None else n, "correct": k, "steps": 3,
-        "epochs": 1.0, "train_tokens_seen": 300, "train_records": 40, "parameters": 1000, "train_loss_final": 0.6,
+        "epochs": 1.0, "train_tokens_seen": 300, "train_records": 40, "parameters": 1000, "curate_seed": 0, "sft_seed": 0,
+        "train_loss_final": 0.6,
         "val_loss_final": 0.7, "curve": accuracy_rows({3: {"train": verdicts, "test": verdicts}}, ci=0.95)})
 
 
@@ -54,7 +55,8 @@ def test_run_writes_the_summary_markdown_and_figures(tmp_path: Path) -> None:
     last = summary["pairs"][1]
     assert (last["base"], last["other"], last["delta"]) == ("answer_only", "stepwise", pytest.approx(5 / 8))
     assert last["p_value"] == mcnemar_exact(VERDICTS["answer_only"], VERDICTS["stepwise"]).p_value
-    assert "| stepwise | 87.5 |" in (tmp_path / A.COMPARISON_MD).read_text()
+    md = (tmp_path / A.COMPARISON_MD).read_text()
+    assert "| stepwise | 87.5 |" in md and "| 1000 | 0 / 0 |" in md
     for stem in ("accuracy", "curves"):
         assert (tmp_path / A.COMPARISON_FIGURES / f"{stem}.png").stat().st_size > 1000
 
@@ -67,5 +69,17 @@ def test_runs_on_other_questions_are_an_error(tmp_path: Path) -> None:
                                               "answered different questions"):
         comparison.run(params(), tmp_path)
     write_run(tmp_path, "stepwise", VERDICTS["stepwise"], n=9)  # metrics and responses of different runs
-    with pytest.raises(ComparisonError, match=r"metrics/compare/stepwise.json: benchmark chain_sum, n 9; .* has 8 rows"):
+    with pytest.raises(ComparisonError, match=r"metrics/compare/stepwise.json says \(format, profile, benchmark, n, correct\) = "
+                                              r"\('stepwise', 'arith', 'chain_sum', 9, 7\); compare.\* and outputs/compare/"
+                                              r"stepwise/test.jsonl give \('stepwise', 'arith', 'chain_sum', 8, 7\): not the same run"):
         comparison.run(params(), tmp_path)
+    write_run(tmp_path, "stepwise", VERDICTS["stepwise"])
+    write_run(tmp_path, "original", VERDICTS["stepwise"])  # another run's responses under original's metrics
+    metrics = json.loads((tmp_path / A.compare_metrics("original")).read_text())
+    write_run(tmp_path, "original", VERDICTS["original"])
+    (tmp_path / A.compare_run("original") / "test.jsonl").write_text(
+        (tmp_path / A.compare_run("stepwise") / "test.jsonl").read_text())
+    with pytest.raises(ComparisonError, match=r"\('original', 'arith', 'chain_sum', 8, 5\); .* give \('original', 'arith', "
+                                              r"'chain_sum', 8, 7\)"):
+        comparison.run(params(), tmp_path)
+    assert metrics["correct"] == 7

@@ -32,7 +32,9 @@ def paired_verdicts(runs: dict[str, list[dict[str, Any]]], where: dict[str, str]
     out = {}
     for fmt in formats:
         by_id = {str(r["id"]): r["correct"] for r in runs[fmt]}
-        if len(by_id) != len(runs[fmt]) or set(by_id) != set(order):
+        if len(by_id) != len(runs[fmt]):
+            raise ComparisonError(f"{where[fmt]}: question ids repeat")
+        if set(by_id) != set(order):
             missing, extra = sorted(set(order) - set(by_id))[:5], sorted(set(by_id) - set(order))[:5]
             raise ComparisonError(f"{where[fmt]} and {where[first]} answered different questions (only in "
                                   f"{where[first]}: {missing}; only in {where[fmt]}: {extra}): the runs are not paired; "
@@ -62,21 +64,26 @@ def markdown(summary: dict[str, Any]) -> str:
 
     runs, level = summary["runs"], f"{100 * summary['ci']:g}%"
     table = markdown_table(
-        ["format", "accuracy (%)", f"{level} Wilson interval", "correct", "n", "SFT steps", "train tokens", "train records"],
+        ["format", "accuracy (%)", f"{level} Wilson interval", "correct", "n", "SFT steps", "train tokens", "train records",
+         "parameters", "curate / sft seed"],
         [[r["format"], f"{100 * r['accuracy']:.1f}", f"[{100 * r['ci_lo']:.1f}, {100 * r['ci_hi']:.1f}]", r["correct"], r["n"],
-          r["steps"], r["train_tokens_seen"], r["train_records"]] for r in runs])
+          r["steps"], r["train_tokens_seen"], r["train_records"], r["parameters"], f"{r['curate_seed']} / {r['sft_seed']}"]
+         for r in runs])
     paired = markdown_table(
         ["difference", "points", f"{level} paired bootstrap interval", "only base right", "only other right", "McNemar exact p"],
         [[f"{p['other']} - {p['base']}", f"{100 * p['delta']:+.1f}", f"[{100 * p['ci_lo']:+.1f}, {100 * p['ci_hi']:+.1f}]",
           p["only_base"], p["only_other"], f"{p['p_value']:.3g}"] for p in summary["pairs"]])
     return (f"# Curation comparison ({summary['profile']} profile)\n\n"
             f"One model per curation format, trained from scratch with the `{summary['profile']}` profile's settings "
-            f"(only `curate.format` differs; curate and sft seed {summary['seed']}), each answering the same "
+            f"(only `curate.format` differs in the params; the seeds are the same), each answering the same "
             f"{runs[0]['n']} held-out `{summary['benchmark']}` questions greedily, {summary['mode']} scoring. "
-            "The runs are the `compare@<format>` stages of `dvc repro`; this is the `comparison` stage.\n\n"
+            "The runs are the `compare@<format>` stages of `dvc repro`; this is the `comparison` stage. They train for "
+            "the same number of epochs, not steps: a format with shorter targets packs more examples per row and so takes "
+            "fewer optimizer steps; and each run's tokenizer is trained on its own corpus, so the vocabulary (and the "
+            "parameter count) differs slightly.\n\n"
             + table + "\nEach pair on the same questions: the accuracy difference with a bootstrap interval that resamples "
-            f"questions jointly ({summary['pairs'][0]['resamples']} resamples), and McNemar's exact test on the questions "
-            "only one of the two got right.\n\n" + paired
+            f"questions jointly ({summary['pairs'][0]['resamples']} resamples, seed {summary['compare_seed']}), and "
+            "McNemar's exact test on the questions only one of the two got right.\n\n" + paired
             + "\n![accuracy](../../figures/comparison/accuracy.png)\n\n"
             "Training and validation loss, and accuracy on training questions vs held-out questions at each saved "
             "checkpoint (the overfitting curve), per format:\n\n![curves](../../figures/comparison/curves.png)\n")

@@ -479,7 +479,8 @@ def comparison_section(led: Ledger, file: str = A.COMPARISON_METRICS) -> str:
     runs = [[r["format"], led.cite(file, ("runs", i, "accuracy"), PCT),
              f"[{led.cite(file, ('runs', i, 'ci_lo'), PCT)}, {led.cite(file, ('runs', i, 'ci_hi'), PCT)}]",
              led.cite(file, ("runs", i, "n")), led.cite(file, ("runs", i, "steps")),
-             led.cite(file, ("runs", i, "train_tokens_seen"), "{:,}")] for i, r in enumerate(data["runs"])]
+             led.cite(file, ("runs", i, "train_tokens_seen"), "{:,}"), led.cite(file, ("runs", i, "parameters"), "{:,}")]
+            for i, r in enumerate(data["runs"])]
     pairs = [[f"{p['other']} - {p['base']}", led.cite(file, ("pairs", i, "delta"), PP),
               f"[{led.cite(file, ('pairs', i, 'ci_lo'), PP)}, {led.cite(file, ('pairs', i, 'ci_hi'), PP)}]",
               led.cite(file, ("pairs", i, "only_base")), led.cite(file, ("pairs", i, "only_other")),
@@ -487,11 +488,12 @@ def comparison_section(led: Ledger, file: str = A.COMPARISON_METRICS) -> str:
     return "\n".join([
         "## Curation comparison: how the training data is presented\n",
         f"Parental Oversight's claim, tested in this run: one model per curation format, each trained from scratch with the "
-        f"`{led.cite(file, ('profile',))}` profile's settings (only `curate.format` differs, same seeds; "
-        f"{led.cite(file, ('runs', 0, 'parameters'), '{:,}')} parameters), each answering the same held-out "
-        f"`{led.cite(file, ('benchmark',))}` questions greedily ({led.cite(file, ('mode',))} scorer). "
-        "The `compare@<format>` stages of `dvc repro`; notebook `08_comparison`.\n",
-        _table(["format", "accuracy", f"{level} Wilson interval", "n", "SFT steps", "train tokens"], runs),
+        f"`{led.cite(file, ('profile',))}` profile's settings (only `curate.format` differs in the params, same seeds), "
+        f"each answering the same held-out `{led.cite(file, ('benchmark',))}` questions greedily "
+        f"({led.cite(file, ('mode',))} scorer). The runs train for the same number of epochs, not steps: shorter targets "
+        "pack more examples per row, so fewer optimizer steps; each run's tokenizer is trained on its own corpus, so "
+        "the parameter counts differ slightly. The `compare@<format>` stages of `dvc repro`; notebook `08_comparison`.\n",
+        _table(["format", "accuracy", f"{level} Wilson interval", "n", "SFT steps", "train tokens", "parameters"], runs),
         "Each pair on the same questions: the difference in accuracy with a paired bootstrap interval, and McNemar's "
         "exact test on the questions only one of the two answered right.\n",
         _table(["difference", "points", f"{level} paired bootstrap CI", "only base right", "only other right",

@@ -81,6 +81,7 @@ def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str
 
     est = proportion(correct, ci=params.analyze.ci)
     metrics = {"format": fmt, "profile": p.profile, "benchmark": c.benchmark, "mode": MODE,
+               "curate_seed": p.curate.seed, "sft_seed": p.sft.seed,
                "accuracy": est.value, "ci_lo": est.lo, "ci_hi": est.hi, "ci": est.ci, "n": est.n, "correct": sum(correct),
                "train_records": curation["train"], "val_records": curation["val"],
                "parameters": parameter_count(str(staging / "model")), **summary(log),
@@ -97,7 +98,8 @@ def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str
 
 def _score(params: Params, golds: list[Any], responses: list[str], kinds: list[str | None]) -> list[bool]:
     rows = [{"response": r, "gold": g} for r, g in zip(responses, golds)]
-    return correct_by_kind(rows, kinds, timeout_s=params.score.timeout_s, workers=params.score.workers, progress=False)
+    return correct_by_kind(rows, kinds, timeout_s=params.score.timeout_s, workers=params.score.workers,
+                           memory_mb=params.score.worker_memory_mb, progress=False)
 
 
 def load(root: Path, fmt: str) -> dict[str, Any]:

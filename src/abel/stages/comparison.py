@@ -15,7 +15,8 @@ from abel.io import read_csv_rows, read_output, read_output_rows, write_json, wr
 from abel.report import figures
 
 RUN_KEYS = ("format", "benchmark", "accuracy", "ci_lo", "ci_hi", "ci", "n", "correct", "steps", "epochs",
-            "train_tokens_seen", "train_records", "parameters", "train_loss_final", "val_loss_final", "curve")
+            "train_tokens_seen", "train_records", "parameters", "curate_seed", "sft_seed", "train_loss_final",
+            "val_loss_final", "curve")
 
 
 def run(params: Params, root: Path) -> dict[str, Any]:
@@ -25,13 +26,15 @@ def run(params: Params, root: Path) -> dict[str, Any]:
     tests = {f: read_output_rows(root, f"{A.compare_run(f)}/test.jsonl", f"compare@{f}", required=("id", "correct"))
              for f in c.formats}
     where = {f: f"{A.compare_run(f)}/test.jsonl" for f in c.formats}
-    for f, m in metrics.items():
-        if m["benchmark"] != c.benchmark or m["n"] != len(tests[f]):
-            raise comparison.ComparisonError(f"{A.compare_metrics(f)}: benchmark {m['benchmark']}, n {m['n']}; "
-                                             f"compare.benchmark is {c.benchmark} and {where[f]} has {len(tests[f])} rows: "
-                                             "re-run the compare stages (dvc repro)")
+    for f, m in metrics.items():  # the metrics (in git) and the responses (DVC) of one and the same run, of these params
+        said = (m.get("format"), m.get("profile"), m.get("benchmark"), m.get("n"), m.get("correct"))
+        found = (f, c.profile, c.benchmark, len(tests[f]), sum(r["correct"] is True for r in tests[f]))
+        if said != found:
+            raise comparison.ComparisonError(
+                f"{A.compare_metrics(f)} says (format, profile, benchmark, n, correct) = {said}; compare.* and {where[f]} "
+                f"give {found}: not the same run (re-run it: dvc repro compare@{f}, or dvc pull after a checkout)")
     verdicts = comparison.paired_verdicts(tests, where)
-    summary = {"profile": c.profile, "benchmark": c.benchmark, "mode": metrics[c.formats[0]]["mode"], "seed": c.seed,
+    summary = {"profile": c.profile, "benchmark": c.benchmark, "mode": metrics[c.formats[0]]["mode"], "compare_seed": c.seed,
                "ci": a.ci, "runs": [{k: metrics[f][k] for k in RUN_KEYS} for f in c.formats],
                "pairs": comparison.pairs(verdicts, resamples=a.bootstrap_resamples, ci=a.ci, seed=c.seed)}
     write_json(root / A.COMPARISON_METRICS, summary)
@@ -52,6 +55,8 @@ def plots(root: Path, summary: dict[str, Any]) -> list[tuple[str, Figure]]:
     losses = {r["format"]: (read_csv_rows(root / A.compare_run(r["format"]) / "train.csv", f"compare@{r['format']}"),
                             read_csv_rows(root / A.compare_run(r["format"]) / "val.csv", f"compare@{r['format']}"))
               for r in runs}
-    what = f"{summary['profile']} profile, {runs[0]['parameters']:,}-parameter models, {summary['mode']} scoring"
+    sizes = sorted({r["parameters"] for r in runs})
+    size = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,}-{sizes[-1]:,}"
+    what = f"{summary['profile']} profile, {size}-parameter models, {summary['mode']} scoring"
     return [("accuracy", figures.comparison_figure(runs, summary["pairs"], f"Curation format vs accuracy ({what})")),
             ("curves", figures.comparison_curves_figure(runs, losses, f"Loss and accuracy per checkpoint ({what})"))]

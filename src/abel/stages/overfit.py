@@ -41,7 +41,7 @@ def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
     for step, texts in answers.items():
         rows = [{"response": t, "gold": q["gold"]} for q, t in zip(asked, texts)]
         correct = correct_by_kind(rows, [q["kind"] for q in asked], timeout_s=params.score.timeout_s,
-                                  workers=params.score.workers, progress=False)
+                                  workers=params.score.workers, memory_mb=params.score.worker_memory_mb, progress=False)
         verdicts[step] = {s: [c for q, c in zip(asked, correct) if q["split"] == s] for s in ("train", "test")}
         responses += [{**q, "step": step, "response": t, "correct": c} for q, t, c in zip(asked, texts, correct)]
     write_jsonl(root / A.OVERFIT_RESPONSES, responses)
