@@ -30,11 +30,10 @@ from abel.io import (read_csv_rows, read_jsonl, read_output, relative_to_root, r
 from abel.provenance import provenance
 from abel.scoring.runner import correct_by_kind
 from abel.training.launch import launch
-from abel.training.logs import read_run, summary
+from abel.training.logs import RUN_FACTS, TRAIN_COLUMNS, VAL_COLUMNS, read_run, summary
 from abel.training.models import parameter_count
 
 MODE = "strict"  # the comparison's scorer (the abel scorer misreads some answers: README "Scoring")
-TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
 
 
 def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str, Any]:
@@ -52,7 +51,7 @@ def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str
                     runs_dir=root / A.COMPARE_CHECKPOINTS, progress=progress)
     log = read_run(result.log_dir)
     write_csv(staging / "train.csv", log.train, TRAIN_COLUMNS)
-    write_csv(staging / "val.csv", log.val, ("step", "val_loss"))
+    write_csv(staging / "val.csv", log.val, VAL_COLUMNS)
     manifest = export_checkpoints(result.run_dir, staging / "checkpoints", staging)
     trim_resume_state(result.run_dir)
 
@@ -87,7 +86,7 @@ def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str
                "parameters": parameter_count(str(staging / "model")), **summary(log),
                "curve": accuracy_rows(verdicts, ci=params.analyze.ci)}
     # facts of this machine and this attempt, not of the result: in the run's provenance
-    facts = {k: metrics.pop(k) for k in ("tokens_per_s", "resumes")}
+    facts = {k: metrics.pop(k) for k in RUN_FACTS}
     write_json(staging / "provenance.json", {
         **provenance(root, p, ("curate", "sft", "generate"), {"curate": p.curate.seed, "sft": p.sft.seed, "compare": c.seed}),
         "run": {**facts, "run_dir": relative_to_root(result.run_dir, root)}})

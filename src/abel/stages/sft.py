@@ -14,12 +14,8 @@ from abel.io import read_csv_rows, read_output, relative_to_root, write_csv, wri
 from abel.provenance import record_run
 from abel.report import figures
 from abel.training.launch import RunResult, launch
-from abel.training.logs import RunLog, read_run, summary
+from abel.training.logs import RUN_FACTS, TRAIN_COLUMNS, VAL_COLUMNS, RunLog, read_run, summary
 from abel.training.models import parameter_count
-
-# results only: throughput is a fact of the run (outputs/provenance/sft.json), not of the model
-TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
-RUN_FACTS = ("tokens_per_s", "resumes")
 
 
 def run(params: Params, root: Path, runs_dir: Path | None = None,
@@ -31,7 +27,7 @@ def run(params: Params, root: Path, runs_dir: Path | None = None,
                     root / A.SFT_MODEL, runs_dir=runs_dir, progress=progress)
     log = read_run(result.log_dir)
     write_csv(root / A.SFT_TRAIN_CSV, log.train, TRAIN_COLUMNS)
-    write_csv(root / A.SFT_VAL_CSV, log.val, ("step", "val_loss"))
+    write_csv(root / A.SFT_VAL_CSV, log.val, VAL_COLUMNS)
     info = {"profile": params.profile, "model": params.sft.model, "parameters": parameter_count(str(result.output_dir)),
             "processes": result.plan.processes, "nodes": result.plan.nodes, "grad_accum": result.plan.grad_accum,
             "precision": result.plan.precision, "deepspeed": params.sft.deepspeed, "packing": params.sft.packing,

@@ -9,6 +9,14 @@ from typing import Any
 from abel.io import read_jsonl
 
 
+# the columns of a run's loss files (metrics/sft/{train,val}.csv, a comparison run's {train,val}.csv): results only;
+# throughput is a fact of the run (its provenance), not of the model
+TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
+VAL_COLUMNS = ("step", "val_loss")
+# the keys of ``summary`` that are facts of the machine and the attempt, not of the result: they go to provenance
+RUN_FACTS = ("tokens_per_s", "resumes")
+
+
 @dataclass(frozen=True)
 class RunLog:
     begins: dict[int, list[dict[str, Any]]]  # rank -> its "begin" rows (one more per resume)
