@@ -111,3 +111,11 @@ def correct_by_kind(rows: Sequence[dict[str, Any]], kinds: Sequence[str | None],
         for i, v in zip(idx, verdicts):
             out[i] = bool(v["correct"])
     return out
+
+
+def correct_by_gold(score: Any, golds: Sequence[Any], responses: Sequence[str], kinds: Sequence[str | None]) -> list[bool]:
+    """Strict verdicts of ``responses`` against ``golds`` with the score section's limits (``score``: ScoreParams:
+    CPU time per answer, workers, their memory), no progress bar: model answers judged inside a stage."""
+    rows = [{"response": r, "gold": g} for r, g in zip(responses, golds)]
+    return correct_by_kind(rows, kinds, timeout_s=score.timeout_s, workers=score.workers, memory_mb=score.worker_memory_mb,
+                           progress=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from abel.generation.backends import hf_backend
 from abel.io import (read_csv_rows, read_jsonl, read_output, relative_to_root, replace_dir, write_csv, write_json,
                      write_jsonl)
 from abel.provenance import provenance
-from abel.scoring.runner import correct_by_kind
+from abel.scoring.runner import correct_by_gold
 from abel.training.launch import launch
 from abel.training.logs import RUN_FACTS, TRAIN_COLUMNS, VAL_COLUMNS, read_run, summary
 from abel.training.models import parameter_count
@@ -59,23 +60,16 @@ def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str
     test = registry.load(c.benchmark, data_dir, limit=c.test_questions or None, seed=c.seed)
     generate, _ = hf_backend(greedy.model_copy(update={"model": str(staging / "model")}), root)
     responses = generate([i.prompt for i in test])
-    correct = _score(params, [i.gold for i in test], responses, [i.kind for i in test])
+    correct = correct_by_gold(params.score, [i.gold for i in test], responses, [i.kind for i in test])
     write_jsonl(staging / "test.jsonl", ({"id": i.id, "prompt": i.prompt, "gold": i.gold, "response": r, "correct": ok}
                                          for i, r, ok in zip(test, responses, correct)))
 
     # the overfitting curve: training records and the first test questions, at every saved checkpoint
     train = read_jsonl(staging / A.CURATED_TRAIN, required=("prompt", "answer"))
     train = random.Random(c.seed).sample(train, min(c.curve_train_questions, len(train)))
-    asked = ([{"split": "train", "id": r["id"], "prompt": r["prompt"], "gold": r["answer"], "kind": r["kind"]} for r in train]
-             + [{"split": "test", "id": i.id, "prompt": i.prompt, "gold": i.gold, "kind": i.kind}
-                for i in test[:c.curve_test_questions]])
-    points = manifest_checkpoints(manifest, staging)
-    answers = ck.generate_at_checkpoints(points, [q["prompt"] for q in asked], greedy, root, progress=progress)
-    curve, verdicts = [], {}
-    for step, texts in answers.items():
-        ok = _score(params, [q["gold"] for q in asked], texts, [q["kind"] for q in asked])
-        verdicts[step] = {s: [v for q, v in zip(asked, ok) if q["split"] == s] for s in ("train", "test")}
-        curve += [{**q, "step": step, "response": t, "correct": v} for q, t, v in zip(asked, texts, ok)]
+    asked = ck.questions(train, test[:c.curve_test_questions])
+    curve, verdicts = ck.answer_at_checkpoints(manifest_checkpoints(manifest, staging), asked, greedy, root,
+                                               partial(correct_by_gold, params.score), progress=progress)
     write_jsonl(staging / "curve.jsonl", curve)
 
     est = proportion(correct, ci=params.analyze.ci)
@@ -93,12 +87,6 @@ def run(params: Params, root: Path, fmt: str, progress: bool = True) -> dict[str
     replace_dir(staging, out)
     write_json(root / A.compare_metrics(fmt), metrics)
     return load(root, fmt)
-
-
-def _score(params: Params, golds: list[Any], responses: list[str], kinds: list[str | None]) -> list[bool]:
-    rows = [{"response": r, "gold": g} for r, g in zip(responses, golds)]
-    return correct_by_kind(rows, kinds, timeout_s=params.score.timeout_s, workers=params.score.workers,
-                           memory_mb=params.score.worker_memory_mb, progress=False)
 
 
 def load(root: Path, fmt: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ checkpoint, beside the loss curves (read from the sft stage's files, never its m
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from abel.generation import checkpoints as ck
 from abel.io import read_csv_rows, read_jsonl, read_output, write_json, write_jsonl
 from abel.provenance import record_run
 from abel.report import figures
-from abel.scoring.runner import correct_by_kind
+from abel.scoring.runner import correct_by_gold
 
 
 def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
@@ -27,8 +28,7 @@ def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
     train = read_jsonl(root / A.CURATED_TRAIN, required=("prompt", "answer"))
     train = random.Random(o.seed).sample(train, min(o.train_questions, len(train)))
     test = registry.load(o.test_benchmark, params.data_dir(root), limit=o.test_questions, seed=o.seed)
-    asked = ([{"split": "train", "id": r["id"], "prompt": r["prompt"], "gold": r["answer"], "kind": r["kind"]} for r in train]
-             + [{"split": "test", "id": i.id, "prompt": i.prompt, "gold": i.gold, "kind": i.kind} for i in test])
+    asked = ck.questions(train, test)
     # the Trainer checkpoints the last step too, so the saved ones end with the final model. Every one the
     # sft stage's manifest lists must be here (a DVC output of sft): a missing one is an error, never a
     # shorter curve
@@ -36,14 +36,8 @@ def run(params: Params, root: Path, progress: bool = True) -> dict[str, Any]:
                                   verify=True)  # sha256, not sizes: every checkpoint of one model has the same sizes
     greedy = params.generate.model_copy(update={"max_new_tokens": o.max_new_tokens, "batch_size": o.batch_size,
                                                 "temperature": 0.0, "top_p": 1.0, "samples": 1, "seed": o.seed})
-    answers = ck.generate_at_checkpoints(points, [q["prompt"] for q in asked], greedy, root, progress=progress)
-    responses, verdicts = [], {}
-    for step, texts in answers.items():
-        rows = [{"response": t, "gold": q["gold"]} for q, t in zip(asked, texts)]
-        correct = correct_by_kind(rows, [q["kind"] for q in asked], timeout_s=params.score.timeout_s,
-                                  workers=params.score.workers, memory_mb=params.score.worker_memory_mb, progress=False)
-        verdicts[step] = {s: [c for q, c in zip(asked, correct) if q["split"] == s] for s in ("train", "test")}
-        responses += [{**q, "step": step, "response": t, "correct": c} for q, t, c in zip(asked, texts, correct)]
+    responses, verdicts = ck.answer_at_checkpoints(points, asked, greedy, root, partial(correct_by_gold, params.score),
+                                                   progress=progress)
     write_jsonl(root / A.OVERFIT_RESPONSES, responses)
     write_json(root / A.OVERFIT_METRICS, {"test_benchmark": o.test_benchmark, "rows": accuracy_rows(verdicts, ci=a.ci)})
     record_run(root, "overfit", params, ("overfit", "sft"), {"overfit": o.seed})
