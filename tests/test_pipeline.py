@@ -116,7 +116,7 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert prov["hardware"]["cpu_count"] >= 1 and set(prov["params_hash"]) == {"analyze"}
     assert record("sft")["seeds"] == {"sft": 0, "curate": 0} and record("generate")["versions"]["deepspeed"]
     assert record("sft")["run"]["tokens_per_s"] > 0 and record("sft")["run"]["resumes"] == 0
-    assert all(b["seconds"] >= 0 for b in record("generate")["run"]["benchmarks"].values())
+    assert record("generate")["run"]["seconds"] >= 0 and record("generate")["run"]["generated_now"] == 96
     for stage in ("score", "overfit"):
         assert record(stage)["commit"] == prov["commit"]
     for path in sorted((repo_copy / "metrics").rglob("*.json")):

@@ -578,7 +578,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         text = str(exc).replace("generate.model:", "--model:", 1).replace("generate.backend:", "--backend:", 1)
         return fail(text.replace("backend: hf", "--backend hf"))
     # the stage's summary and provenance, kept beside the generations (never the stage's own files)
-    write_json(out / "generate_summary.json", {**gen, "run": {"benchmarks": facts},
+    write_json(out / "generate_summary.json", {**gen, "run": facts,
                                                "provenance": provenance(base, params, ("generate",), {"generate": gp.seed})})
     files = [ReleasedFile(name, label, gen_dir / f"{name}.jsonl") for name in names]
     try:  # and the score stage's: scored/<benchmark>/<label>.<mode>.jsonl + scored/summary.json

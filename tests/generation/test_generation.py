@@ -100,6 +100,42 @@ def test_resume_after_sigkill_never_duplicates_or_truncates(tmp_path: Path) -> N
     assert all(r["response"] == r["prompt"].upper() for r in rows)
 
 
+def _run_files_script(folder: Path, kill_after: int | None) -> str:
+    return textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from abel.generation import runner
+        calls = 0
+        def generate(prompts):
+            global calls
+            calls += 1
+            if {kill_after!r} is not None and calls > {kill_after!r}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            print(len(prompts), flush=True)
+            return [p.upper() for p in prompts]
+        files = {{Path({str(folder)!r}) / f"{{name}}.jsonl": [{{"id": i, "prompt": f"{{name}}-q{{i}}"}} for i in range(n)]
+                 for name, n in (("a", 5), ("b", 1), ("c", 7))}}
+        print(sorted((path.name, n) for path, n in runner.run_files(files, generate, batch_size=4, progress=False).items()))
+    """)
+
+
+def test_run_files_shares_requests_across_files_and_resumes_after_sigkill(tmp_path: Path) -> None:
+    """Requests are filled across files (5 + 1 + 7 rows in batches of 4, not 2 + 1 + 1 + 2 per file); each row
+    lands in its own file; a kill after the second request, then a re-run, gives every row once."""
+    script = tmp_path / "gen.py"
+    script.write_text(_run_files_script(tmp_path, kill_after=2))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL and proc.stdout.split() == ["4", "4"]
+    assert [len((tmp_path / f"{n}.jsonl").read_text().splitlines()) for n in "abc"] == [5, 1, 2]
+    script.write_text(_run_files_script(tmp_path, kill_after=None))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["4", "1", "[('a.jsonl', 0), ('b.jsonl', 0), ('c.jsonl', 5)]"]
+    for name, n in (("a", 5), ("b", 1), ("c", 7)):
+        rows = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+        assert sorted(r["id"] for r in rows) == sorted(str(i) for i in range(n))
+        assert all(r["prompt"].startswith(f"{name}-") and r["response"] == r["prompt"].upper() for r in rows)
+
+
 def test_run_writes_abel_schema(tmp_path: Path) -> None:
     out = tmp_path / "g.jsonl"
     assert runner.run([{"id": 7, "prompt": "p"}], lambda ps: ["#### 1" for _ in ps], out, progress=False) == 1

@@ -43,6 +43,7 @@ def test_stage_writes_abel_schema_with_gold_and_tags_and_resumes(data_dir: Path,
     generate, calls = gold_writer(golds)
     summary = stage.run(p, tmp_path, work_root=tmp_path / "work", progress=False, generate=generate)
     assert {k: v["responses"] for k, v in summary["benchmarks"].items()} == {"gsm8k": 6, "math500": 4, "gsm_plus": 4}
+    assert calls == [14]  # one request across the three benchmarks (generate.batch_size 16), not one per benchmark
     rows = read_jsonl(tmp_path / "outputs/generations/math500.jsonl")
     assert set(rows[0]) == {"id", "sample", "prompt", "response", "gold", "kind", "tags"}
     assert rows[0]["prompt"].startswith("Question:\n") and rows[0]["prompt"].endswith("Let's think step by step.\n")

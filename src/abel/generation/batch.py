@@ -54,9 +54,10 @@ def device() -> dict[str, str]:
 
 
 def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Path, *, progress: bool = True,
-                        generate: Generate | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+                        generate: Generate | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every benchmark of ``params.generate`` through its backend (resumable in ``work_root/<run key>/``),
-    published to ``out_dir/<benchmark>.jsonl``; returns (summary, run facts). What the stage and
+    published to ``out_dir/<benchmark>.jsonl``; returns (summary, run facts: responses generated now per benchmark
+    and in all, and seconds). What the stage and
     ``abel eval`` share: neither metrics nor provenance are written here."""
     gp = params.generate
     data_dir = params.data_dir(root)
@@ -81,15 +82,17 @@ def generate_benchmarks(params: Params, root: Path, out_dir: Path, work_root: Pa
 
 
 def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path, generate: Generate, out_dir: Path,
-                  summary: dict[str, Any], progress: bool) -> dict[str, dict[str, Any]]:
-    """Generate and publish each benchmark; fill ``summary`` (results) and return the run's facts
-    (responses generated now rather than resumed, seconds) per benchmark."""
+                  summary: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """Generate every benchmark's missing rows (in shared requests across benchmarks: ``runner.run_files``),
+    then publish each; fill ``summary`` (results) and return the run's facts (responses generated now rather
+    than resumed, per benchmark and in all, and the seconds generation took)."""
     gp = params.generate
-    facts: dict[str, dict[str, Any]] = {}
+    start = time.perf_counter()
+    new = runner.run_files({work / f"{name}.jsonl": [{"id": it.id, "prompt": it.prompt} for it in its]
+                            for name, its in items.items()}, generate, samples=gp.samples, batch_size=gp.batch_size,
+                           progress=progress)
+    elapsed = time.perf_counter() - start
     for name, its in items.items():
-        start = time.perf_counter()
-        new = runner.run([{"id": it.id, "prompt": it.prompt} for it in its], generate, work / f"{name}.jsonl",
-                         samples=gp.samples, batch_size=gp.batch_size, progress=progress)
         rows = read_jsonl(work / f"{name}.jsonl", required=("id", "sample", "prompt", "response"))
         by_id = {it.id: it for it in its}
         order = {rid: i for i, rid in enumerate(by_id)}
@@ -97,8 +100,7 @@ def _generate_all(params: Params, root: Path, items: dict[str, Any], work: Path,
         write_jsonl(out_dir / f"{name}.jsonl",
                     ({**r, "gold": by_id[r["id"]].gold, "kind": by_id[r["id"]].kind, "tags": by_id[r["id"]].tags}
                      for r in rows))
-        elapsed = time.perf_counter() - start
         summary["benchmarks"][name] = {"questions": len(its), "responses": len(rows),
                                        "mean_response_chars": round(sum(len(r["response"]) for r in rows) / max(1, len(rows)), 1)}
-        facts[name] = {"generated_now": new, "seconds": round(elapsed, 1)}
-    return facts
+    return {"benchmarks": {name: {"generated_now": new[work / f"{name}.jsonl"]} for name in items},
+            "generated_now": sum(new.values()), "seconds": round(elapsed, 1)}

@@ -21,7 +21,7 @@ def run(params: Params, root: Path, work_root: Path | None = None, progress: boo
     summary, facts = generate_benchmarks(params, root, root / A.GENERATIONS, work_root or root / "checkpoints" / "generate",
                                          progress=progress, generate=generate)
     write_json(root / A.GENERATE_SUMMARY, summary)
-    record_run(root, "generate", params, ("generate",), {"generate": params.generate.seed}, run={"benchmarks": facts})
+    record_run(root, "generate", params, ("generate",), {"generate": params.generate.seed}, run=facts)
     return summary
 
 
