@@ -60,13 +60,18 @@ push: install
 pull: install
 	@$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE)) || { echo "make pull failed: $(REMOTE_HINT)" >&2; exit 1; }
 
+# TEST_WORKERS pytest-xdist processes (default 2, this project's 2-core machine; 0 = none), one test module
+# per worker at a time (--dist loadfile: a module's tests share its fixtures and run in their order)
+TEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(PYTEST) tests
 
 # the fast tier (under two minutes on a 2-core machine): everything but the tests marked slow
 # (the pipeline end to end, multi-process training, the corpus rebuilt, transformers' offline lookups)
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 # The curation ablation (README: "Curation ablation"): DVC experiments on the arith profile,
 # curate.format x seeds, plus dedupe off and decontamination off; then the comparison notebook.

@@ -67,3 +67,16 @@ def make_tiny_llama(path: Path, max_positions: int = 256, heads: int = 4):
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return model, tok
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest work first: the pipeline module, then every other module with a test marked slow, then the
+    rest, each module's tests in their own order (test_pipeline.py's depend on it). Under `make test`
+    (pytest-xdist, one module per worker at a time) this starts the longest chain at once instead of last."""
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow") and item.module}
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        name = item.module.__name__ if item.module else ""
+        return (name != "tests.test_pipeline", name not in slow_modules)
+
+    items.sort(key=rank)

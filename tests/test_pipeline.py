@@ -180,6 +180,42 @@ def test_second_repro_is_a_no_op(repo_copy: Path) -> None:
     assert "didn't change, skipping" in out and "Running stage" not in out
 
 
+def test_a_fresh_clone_pulls_the_tiny_run_over_ssh_and_has_nothing_to_do(repo_copy: Path, sshd, tmp_path: Path) -> None:
+    """The finished tiny pipeline (a copy of it, committed) pushed to an SSH remote (tests/sshd.py) and pulled
+    into a fresh clone: ``dvc status`` is clean, ``dvc repro`` does nothing, and the report re-made from the
+    pulled files alone is byte-identical."""
+    from tests.test_remote import _dvc, _git, use_ssh_remote
+
+    home = tmp_path / "home"
+    home.mkdir()
+    origin = tmp_path / "origin"
+    shutil.copytree(repo_copy, origin, symlinks=True)
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "tiny run")
+    assert "up to date" in _dvc(origin, home, "status").stdout
+    store = tmp_path / "store"
+    use_ssh_remote(origin, home, sshd, store)
+    _dvc(origin, home, "push")
+    # every checkpoint overfit reads went up with the run
+    manifest = json.loads((origin / "metrics/sft/checkpoints.json").read_text())
+    assert len(manifest["checkpoints"]) >= 2
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
+    use_ssh_remote(clone, home, sshd, store)
+    _dvc(clone, home, "pull")
+    assert not (clone / "checkpoints").exists()  # the training run's resume state is not needed
+    assert "up to date" in _dvc(clone, home, "status").stdout
+    repro = _dvc(clone, home, "repro").stdout
+    assert "Running stage" not in repro, repro
+    # the report, re-made from the pulled files alone (nothing trained or generated), byte for byte
+    before = {p: (clone / p).read_bytes() for p in ("reports/report.md", "reports/report.html", "metrics/headline.json")}
+    _run([str(BIN / "dvc"), "repro", "--force", "--single-item", "report"], clone)
+    assert not (clone / "checkpoints").exists()
+    for path, data in before.items():
+        assert (clone / path).read_bytes() == data, path
+        assert (origin / path).read_bytes() == data, path
+
+
 def _params_edit(raw: dict, key: str) -> None:
     section, _, name = key.partition(".")
     if key == "scoring":
@@ -299,14 +335,15 @@ def test_killing_dvc_alone_ends_the_stage_and_a_rerun_reproduces_the_uninterrupt
     for rel in ("checkpoints", "models/sft", "outputs/generations"):  # make the stages do their work again
         shutil.rmtree(repo_copy / rel)
     ckpts = lambda n: len(list((repo_copy / "checkpoints/sft").glob("*/checkpoints/checkpoint-*/COMPLETE"))) >= n  # noqa: E731
-    work = lambda n: sum(1 for p in (repo_copy / "checkpoints/generate").glob("*/*.jsonl")) >= n  # noqa: E731
+    # rows finished (requests of generate.batch_size 32, filled across benchmarks)
+    work = lambda n: sum(p.read_bytes().count(b"\n") for p in (repo_copy / "checkpoints/generate").glob("*/*.jsonl")) >= n  # noqa: E731
     sft_end, gen_end = "metrics/sft/summary.json", "metrics/generate/summary.json"
     # with SHELL unset (as under CI) dvc runs `/bin/sh -c 'abel stage ...'`, and dash keeps the shell
     # between dvc and the stage; bash execs the command, so the stage is dvc's own child
     _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint", sft_end, None)
     _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint", sft_end, "/bin/bash")
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(2), "generate's second benchmark", gen_end, "/bin/bash")
-    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(5), "generate's fifth benchmark", gen_end, None)
+    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(32), "generate's first request", gen_end, "/bin/bash")
+    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(64), "generate's second request", gen_end, None)
     _run([str(BIN / "dvc"), "repro", "--no-run-cache"], repo_copy)
     sft = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
     assert json.loads((repo_copy / "outputs/provenance/sft.json").read_text())["run"]["resumes"] >= 1

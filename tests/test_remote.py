@@ -3,9 +3,9 @@ skipped with the reason where sshd cannot start), through DVC's dvc-ssh plugin.
 
 Fast tier: a small DVC repo pushes and pulls over SSH; a key the server refuses and a port nobody
 listens on each end in one clear error; a push or pull killed halfway completes when re-run, with
-every byte there. Slow tier: the tiny-profile pipeline pushed from one clone and pulled into a fresh
-one, where ``dvc status`` is clean, ``dvc repro`` does nothing and the report re-made from the pulled
-files is byte-identical.
+every byte there. The tiny-profile pipeline pushed from one clone and pulled into a fresh one, where
+``dvc status`` is clean, ``dvc repro`` does nothing and the report re-made from the pulled files is
+byte-identical, is in tests/test_pipeline.py (it pushes that module's finished pipeline).
 
 The DVC commands that talk SSH run with HOME set to a temp folder: asyncssh checks host keys against
 ~/.ssh/known_hosts and reads ~/.ssh/config, so nothing of the user's is read or written.
@@ -155,40 +155,6 @@ def test_an_unreachable_remote_is_one_clear_error(sshd: LoopbackSSHD, small_repo
     assert proc.returncode != 0 and time.monotonic() - started < 60
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "Connect call failed" in errors[0], proc.stderr
-
-
-@pytest.mark.slow
-def test_a_fresh_clone_pulls_the_tiny_run_over_ssh_and_has_nothing_to_do(sshd: LoopbackSSHD, tmp_path: Path,
-                                                                        data_dir: Path) -> None:
-    from tests.test_pipeline import _run, make_repo_copy
-
-    home = tmp_path / "home"
-    home.mkdir()
-    origin = make_repo_copy(tmp_path / "origin", data_dir)
-    _run([str(BIN / "dvc"), "repro"], origin)
-    _git(origin, "add", "-A")
-    _git(origin, "commit", "-qm", "tiny run")
-    store = tmp_path / "store"
-    use_ssh_remote(origin, home, sshd, store)
-    _dvc(origin, home, "push")
-    # every checkpoint overfit reads went up with the run
-    manifest = __import__("json").loads((origin / "metrics/sft/checkpoints.json").read_text())
-    assert len(manifest["checkpoints"]) >= 2
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
-    use_ssh_remote(clone, home, sshd, store)
-    _dvc(clone, home, "pull")
-    assert not (clone / "checkpoints").exists()  # the training run's resume state is not needed
-    assert "up to date" in _dvc(clone, home, "status").stdout
-    repro = _dvc(clone, home, "repro").stdout
-    assert "Running stage" not in repro, repro
-    # the report, re-made from the pulled files alone (nothing trained or generated), byte for byte
-    before = {p: (clone / p).read_bytes() for p in ("reports/report.md", "reports/report.html", "metrics/headline.json")}
-    _run([str(BIN / "dvc"), "repro", "--force", "--single-item", "report"], clone)
-    assert not (clone / "checkpoints").exists()
-    for path, data in before.items():
-        assert (clone / path).read_bytes() == data, path
-        assert (origin / path).read_bytes() == data, path
 
 
 def test_the_shipped_default_remote_is_a_folder_beside_the_repo(small_repo: tuple[Path, Path], tmp_path: Path) -> None:
