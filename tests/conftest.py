@@ -49,6 +49,16 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):
 TINY_CORPUS = ["Question:\nTom has 3 apples. How many?\nAnswer:\nLet's think step by step.\n3 + 2 = 5\n#### 5\n"] * 20
 
 
+@pytest.fixture(scope="session")
+def finished_pipeline(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """The tiny-profile pipeline after `dvc repro` in a fresh copy of this checkout (tests/pipeline.py), made
+    once per test run: under pytest-xdist by the first worker that asks, in the folder all workers share."""
+    from tests.pipeline import finished
+
+    base = tmp_path_factory.getbasetemp()
+    return finished(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base, data_dir)
+
+
 def make_tiny_llama(path: Path, max_positions: int = 256, heads: int = 4):
     """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub), saved to
     ``path`` as a Hugging Face folder; returns (model, tokenizer)."""
@@ -70,13 +80,18 @@ def make_tiny_llama(path: Path, max_positions: int = 256, heads: int = 4):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Longest work first: the pipeline module, then every other module with a test marked slow, then the
-    rest, each module's tests in their own order (test_pipeline.py's depend on it). Under `make test`
-    (pytest-xdist, one module per worker at a time) this starts the longest chain at once instead of last."""
+    """Longest work first: test_pipeline.py (its first test waits for the finished tiny pipeline), then the
+    other modules with a test marked slow, the other modules that copy the finished pipeline after them (by
+    then it is made), then the rest; each module's tests in their own order (a module's tests may depend on
+    it). Under `make test` (pytest-xdist, one module per worker at a time) the longest chain starts first."""
     slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow") and item.module}
+    pipeline_modules = {item.module.__name__ for item in items if "finished_pipeline" in getattr(item, "fixturenames", ())
+                        and item.module}
 
-    def rank(item: pytest.Item) -> tuple[int, int]:
+    def rank(item: pytest.Item) -> int:
         name = item.module.__name__ if item.module else ""
-        return (name != "tests.test_pipeline", name not in slow_modules)
+        if name == "tests.test_pipeline":
+            return 0
+        return 2 if name in pipeline_modules else 1 if name in slow_modules else 3
 
     items.sort(key=rank)

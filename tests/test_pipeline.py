@@ -1,8 +1,7 @@
-"""The DVC pipeline in a temp copy of the repo: repro, no-op re-run, and `dvc exp run -S`.
-
-`dvc exp run -S` is the other side of the antlr4 conflict: DVC's hydra/omegaconf need antlr4 4.9
-and fail with 4.11 ("Could not deserialize ATN"), while abel mode needs 4.11. Both run here, in
-one checkout: the 4.11 stack lives only in the paper-scorer folder.
+"""The DVC pipeline in a temp copy of the repo (tests/pipeline.py): what `dvc repro` made, a no-op re-run,
+params mistakes, the notebooks and plots, a DVC remote. Killed runs: tests/test_pipeline_kill.py;
+`dvc exp run -S` and the vLLM backend: tests/test_pipeline_exp.py. The three modules copy one
+finished run (the ``finished_pipeline`` fixture), so they run side by side under pytest-xdist.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import re
 import os
 import shutil
 import subprocess
-import sys
-from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -21,59 +18,18 @@ import pytest
 from abel.io import read_jsonl
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from tests.pipeline import BIN, copy_of, run as _run
+
 pytestmark = pytest.mark.slow
 
 
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
 @pytest.fixture(scope="module")
-def repo_copy(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """Tracked and untracked files of this checkout (no outputs, caches or venv), as a fresh git repo."""
-    return make_repo_copy(tmp_path_factory.mktemp("repo"), data_dir)
-
-
-def make_repo_copy(dest: Path, data_dir: Path) -> Path:
-    """``repo_copy`` into ``dest`` (tiny profile, fetch from ``data_dir``), for tests that need their own."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
-    dest.mkdir(parents=True, exist_ok=True)
-    for rel in files:
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
-    for generated in ("metrics", "figures", "reports"):
-        shutil.rmtree(dest / generated, ignore_errors=True)
-    # the full curation ablation is not made by `dvc repro` (notebooks/90_ablation.ipynb, after `make ablation`):
-    # the report stage reads it as an input
-    for kept in ("reports/ablation.md", "reports/ablation_runs.json", "figures/ablation/accuracy.png",
-                 "figures/ablation/accuracy.svg"):
-        (dest / kept).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / kept, dest / kept)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    # the copy does not sit beside shared/: its fetch stage copies from the shared data (checksums checked)
-    params["data"]["mirror"] = str(data_dir)
-    params["profile"] = "tiny"  # SFT of a from-scratch tiny model: the cpu profile's SmolLM2 run takes minutes
-    # the curation comparison's runs (compare@<format>, arith profile): the same code path, seconds instead of minutes
-    arith = params["profiles"]["arith"]
-    arith["curate"]["procedural_size"] = 300
-    arith["sft"].update(max_steps=12, save_steps=6, eval_steps=6, max_val_examples=8)
-    params["compare"].update(test_questions=30, curve_train_questions=10, curve_test_questions=10)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        _run(cmd, dest)
-    return dest
+def repo_copy(finished_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the finished tiny pipeline (tiny profile, fetched from the shared data) for this module's tests."""
+    return copy_of(finished_pipeline, tmp_path_factory.mktemp("repo") / "repo")
 
 
 def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
-    _run([str(BIN / "dvc"), "repro"], repo_copy)
     summary = json.loads((repo_copy / "metrics/released/score_summary.json").read_text())
     assert round(100 * summary["gsm8k/7b/abel"]["accuracy"], 2) == 59.74
     assert round(100 * summary["gsm8k/13b/abel"]["accuracy"], 2) == 66.41
@@ -269,90 +225,6 @@ def test_a_params_mistake_stops_before_any_stage_output_is_touched(repo_copy: Pa
     _run([str(BIN / "dvc"), "repro"], repo_copy)
 
 
-def _stage_processes(root: Path) -> list[str]:
-    """Processes working in ``root`` (dvc, abel stage, the kernel, torchrun, the ranks)."""
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter(["pid", "cwd", "cmdline"]):
-        try:
-            cwd = proc.info["cwd"] or ""
-        except (psutil.Error, OSError):
-            continue
-        if proc.pid != os.getpid() and (cwd == str(root) or cwd.startswith(f"{root}/")):
-            found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:120]}")
-    return found
-
-
-def _default_signals() -> None:
-    import signal
-
-    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
-
-
-def _kill_dvc_alone(root: Path, sig: int, ready, what: str, written_at_end: str, shell: str | None) -> None:
-    """Start `dvc repro` (``shell`` as ``SHELL``, which dvc runs commands with; None: unset, so dvc uses
-    /bin/sh), wait for ``ready()``, send ``sig`` to the dvc process only; then nothing of the stage may
-    be left running a few seconds later, and the stage must not have gone on to finish
-    (``written_at_end``, which the stage writes last, is untouched)."""
-    import signal
-    import time
-
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    env.pop("SHELL", None)
-    if shell is not None:
-        env["SHELL"] = shell
-    final = root / written_at_end
-    before = final.stat().st_mtime_ns if final.exists() else None
-    # as from a terminal: the signals take their default action in dvc (a test run under nohup would
-    # otherwise pass SIGHUP on as ignored, and dvc would rightly carry on)
-    dvc = subprocess.Popen([str(BIN / "dvc"), "repro", "--no-run-cache"], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_default_signals)
-    deadline = time.monotonic() + 600
-    while not ready():
-        assert dvc.poll() is None, f"dvc repro ended before {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    os.kill(dvc.pid, sig)
-    dvc.wait(timeout=60)
-    deadline = time.monotonic() + 8  # "within a few seconds": an orphaned tiny stage could finish in 20
-    while (left := _stage_processes(root)) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    assert left == [], f"{signal.Signals(sig).name} to dvc at {what} left: {left}"
-    time.sleep(2)
-    after = final.stat().st_mtime_ns if final.exists() else None
-    assert after == before, f"after {signal.Signals(sig).name} to dvc at {what}, the stage went on to write {written_at_end}"
-
-
-def test_killing_dvc_alone_ends_the_stage_and_a_rerun_reproduces_the_uninterrupted_run(repo_copy: Path) -> None:
-    """SIGKILL, SIGHUP and SIGTERM to `dvc` alone, mid-sft (after a checkpoint) and mid-generate: no
-    process of the stage survives, and the re-runs resume to the uninterrupted run's results."""
-    import signal
-
-    generations = {p.name: p.read_bytes() for p in sorted((repo_copy / "outputs/generations").glob("*.jsonl"))}
-    sft_before = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
-    for rel in ("checkpoints", "models/sft", "outputs/generations"):  # make the stages do their work again
-        shutil.rmtree(repo_copy / rel)
-    ckpts = lambda n: len(list((repo_copy / "checkpoints/sft").glob("*/checkpoints/checkpoint-*/COMPLETE"))) >= n  # noqa: E731
-    # rows finished (requests of generate.batch_size 32, filled across benchmarks)
-    work = lambda n: sum(p.read_bytes().count(b"\n") for p in (repo_copy / "checkpoints/generate").glob("*/*.jsonl")) >= n  # noqa: E731
-    sft_end, gen_end = "metrics/sft/summary.json", "metrics/generate/summary.json"
-    # with SHELL unset (as under CI) dvc runs `/bin/sh -c 'abel stage ...'`, and dash keeps the shell
-    # between dvc and the stage; bash execs the command, so the stage is dvc's own child
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: ckpts(1), "sft's first checkpoint", sft_end, None)
-    _kill_dvc_alone(repo_copy, signal.SIGHUP, lambda: ckpts(2), "sft's second checkpoint", sft_end, "/bin/bash")
-    _kill_dvc_alone(repo_copy, signal.SIGKILL, lambda: work(32), "generate's first request", gen_end, "/bin/bash")
-    _kill_dvc_alone(repo_copy, signal.SIGTERM, lambda: work(64), "generate's second request", gen_end, None)
-    _run([str(BIN / "dvc"), "repro", "--no-run-cache"], repo_copy)
-    sft = json.loads((repo_copy / "metrics/sft/summary.json").read_text())
-    assert json.loads((repo_copy / "outputs/provenance/sft.json").read_text())["run"]["resumes"] >= 1
-    for key in ("steps", "train_loss_final", "val_loss_final", "train_tokens_seen"):
-        assert sft[key] == pytest.approx(sft_before[key], rel=1e-6, abs=1e-6), key
-    assert {p.name: p.read_bytes() for p in sorted((repo_copy / "outputs/generations").glob("*.jsonl"))} == generations
-    assert _run([str(BIN / "dvc"), "status"], repo_copy).stdout.strip().endswith("Data and pipelines are up to date.")
-
-
 def test_notebooks_opened_in_jupyterlab_show_outputs_without_recomputing(repo_copy: Path, tmp_path: Path) -> None:
     """Each stage notebook, run top to bottom with its default parameters (as in JupyterLab), reads
     what `dvc repro` produced: no stage output changes, so DVC still sees the pipeline up to date."""
@@ -386,54 +258,3 @@ def test_dvc_plots_show_is_offline(repo_copy: Path, tmp_path: Path) -> None:
     assert not re.search(r"<script[^>]*\bsrc=", html) and "cdn.jsdelivr" not in html
 
 
-def test_dvc_exp_run_with_set_param_beside_abel_mode(repo_copy: Path) -> None:
-    assert version("antlr4-python3-runtime").startswith("4.9"), "DVC's antlr4 must stay 4.9 in the main env"
-    out = _run([str(BIN / "dvc"), "exp", "run", "-S", "analyze.bootstrap_resamples=2000"], repo_copy).stdout
-    # only the stage that reads analyze.* re-runs; score (abel mode, antlr4 4.11 in workers) is cached
-    assert "Running stage 'analyze'" in out
-    assert "Running stage 'score'" not in out and "Running stage 'curate'" not in out
-    shown = _run([str(BIN / "dvc"), "exp", "show", "--json"], repo_copy).stdout
-    assert "bootstrap_resamples" in shown
-
-
-def test_changing_a_generate_param_reruns_only_what_is_downstream(repo_copy: Path) -> None:
-    out = _run([str(BIN / "dvc"), "exp", "run", "-S", "profiles.tiny.generate.max_new_tokens=32"], repo_copy).stdout
-    assert "Running stage 'generate'" in out
-    assert "Running stage 'curate'" not in out and "Running stage 'sft'" not in out
-    gen = json.loads((repo_copy / "metrics/generate/summary.json").read_text())
-    assert gen["max_new_tokens"] == 32
-
-
-def test_generate_stage_with_the_vllm_backend_gives_the_hf_rows(repo_copy: Path, tmp_path: Path) -> None:
-    """The generate stage (its notebook, via `abel stage`) with generate.backend: vllm on the tiny profile's
-    trained model, in a copy of the finished pipeline: the same questions, and greedy responses identical
-    to the hf backend's on at least 95% of them (the disagreements, if any, are printed)."""
-    from abel.generation import vllm_engine
-
-    if reason := vllm_engine.cpu_unsupported():
-        pytest.skip(f"vLLM cannot run on this CPU: {reason}")
-    try:
-        vllm_engine.python()
-    except vllm_engine.VLLMError as exc:
-        pytest.fail(f"{exc} (make install installs it)")
-    copy = tmp_path / "copy"
-    shutil.copytree(repo_copy, copy, symlinks=True)
-    params = yaml.safe_load((copy / "params.yaml").read_text())
-    params["profiles"]["tiny"]["generate"]["backend"] = "vllm"
-    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _run([str(BIN / "abel"), "params", "--write"], copy)
-    _run([str(BIN / "abel"), "stage", "generate"], copy)
-    summary = json.loads((copy / "metrics/generate/summary.json").read_text())
-    assert summary["backend"] == "vllm" and summary["vllm"] == "0.32.0" and summary["device"] == "cpu"
-    same, total, differ = 0, 0, []
-    for hf_file in sorted((repo_copy / "outputs/generations").glob("*.jsonl")):
-        hf_rows, vllm_rows = read_jsonl(hf_file), read_jsonl(copy / "outputs/generations" / hf_file.name)
-        assert [(r["id"], r["prompt"]) for r in vllm_rows] == [(r["id"], r["prompt"]) for r in hf_rows]
-        for a, b in zip(hf_rows, vllm_rows):
-            total += 1
-            same += a["response"] == b["response"]
-            if a["response"] != b["response"]:
-                differ.append(f"{hf_file.stem} {a['id']}: hf {a['response'][:80]!r} | vllm {b['response'][:80]!r}")
-    print(f"vllm vs hf greedy responses identical: {same}/{total}", *differ, sep="\n")
-    asked = sum(params["profiles"]["tiny"]["generate"]["benchmarks"].values())
-    assert total == asked and same >= 0.95 * total, "\n".join(differ)

@@ -5,7 +5,7 @@ Fast tier: a small DVC repo pushes and pulls over SSH; a key the server refuses 
 listens on each end in one clear error; a push or pull killed halfway completes when re-run, with
 every byte there. The tiny-profile pipeline pushed from one clone and pulled into a fresh one, where
 ``dvc status`` is clean, ``dvc repro`` does nothing and the report re-made from the pulled files is
-byte-identical, is in tests/test_pipeline.py (it pushes that module's finished pipeline).
+byte-identical, is in tests/test_pipeline.py (it pushes a copy of the finished tiny pipeline).
 
 The DVC commands that talk SSH run with HOME set to a temp folder: asyncssh checks host keys against
 ~/.ssh/known_hosts and reads ~/.ssh/config, so nothing of the user's is read or written.
@@ -29,8 +29,9 @@ BIN = Path(sys.executable).parent
 
 
 def _env(home: Path) -> dict[str, str]:
+    # COLUMNS: DVC wraps a table row at the terminal's width, and a long temp path would split across lines
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-            "HOME": str(home)}
+            "HOME": str(home), "COLUMNS": "4096"}
 
 
 def _dvc(cwd: Path, home: Path, *args: str, ok: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:

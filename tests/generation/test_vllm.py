@@ -1,5 +1,5 @@
 """generate.backend: vllm without loading vLLM: the checks before it starts, and the worker protocol
-against stand-in workers (the real engine runs in tests/test_pipeline.py and benchmarks/generation_speed.py)."""
+against stand-in workers (the real engine runs in tests/test_pipeline_exp.py and benchmarks/generation_speed.py)."""
 
 from __future__ import annotations
 
