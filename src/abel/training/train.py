@@ -91,7 +91,10 @@ def main(run_file: str) -> int:
         ddp_backend=None if on_gpu else "gloo",
         # every parameter takes part in every forward pass (a causal LM): DDP need not search the graph for
         # unused ones each step (a parameter that did go unused is DDP's loud error, never a silent one)
-        ddp_find_unused_parameters=False, logging_steps=sft["logging_steps"], logging_first_step=True,
+        ddp_find_unused_parameters=False,
+        # no buffer broadcast before each forward pass: a causal LM's buffers (RoPE's inv_freq) are computed the
+        # same on every rank, and each broadcast makes the ranks wait for each other once per micro-batch
+        ddp_broadcast_buffers=False, logging_steps=sft["logging_steps"], logging_first_step=True,
         eval_strategy="steps" if run["val_path"] else "no", eval_steps=sft["eval_steps"], eval_on_start=bool(run["val_path"]),
         save_strategy="steps", save_steps=sft["save_steps"], save_total_limit=sft["save_total_limit"],
         report_to=[], disable_tqdm=False, dataloader_num_workers=0, remove_unused_columns=False,
