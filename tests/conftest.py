@@ -84,12 +84,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     other modules with a test marked slow, the other modules that copy the finished pipeline after them (by
     then it is made), then the rest; each module's tests in their own order (a module's tests may depend on
     it). Under `make test` (pytest-xdist, one module per worker at a time) the longest chain starts first."""
-    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow") and item.module}
-    pipeline_modules = {item.module.__name__ for item in items if "finished_pipeline" in getattr(item, "fixturenames", ())
-                        and item.module}
+    def module(item: pytest.Item) -> str:
+        mod = getattr(item, "module", None)  # None for items that are not Python tests (doctest files, say)
+        return mod.__name__ if mod is not None else ""
+
+    slow_modules = {module(item) for item in items if item.get_closest_marker("slow")}
+    pipeline_modules = {module(item) for item in items if "finished_pipeline" in getattr(item, "fixturenames", ())}
 
     def rank(item: pytest.Item) -> int:
-        name = item.module.__name__ if item.module else ""
+        name = module(item)
         if name == "tests.test_pipeline":
             return 0
         return 2 if name in pipeline_modules else 1 if name in slow_modules else 3

@@ -1,5 +1,5 @@
 """The tiny-profile pipeline in a temp copy of this checkout, for the end-to-end test modules
-(tests/test_pipeline*.py, tests/test_remote.py): the copy, and the finished run that the
+(tests/test_pipeline*.py): the copy, and the finished run that the
 ``finished_pipeline`` fixture (tests/conftest.py) makes once per test session."""
 
 from __future__ import annotations

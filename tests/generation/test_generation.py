@@ -153,3 +153,21 @@ def test_a_resumed_run_says_so_in_one_line(tmp_path, capsys) -> None:
     assert runner.run(items, lambda prompts: ["r"] * len(prompts), out, progress=False) == 1
     err = capsys.readouterr().err
     assert f"resuming gsm8k.jsonl: 2 of 3 responses already in {out}, 1 to generate" in err
+
+
+def test_hf_backend_requests_of_the_same_prompts_sample_different_rows(tiny, tmp_path: Path) -> None:
+    """Sampled rows (samples > 1) may reach the backend as two requests of the same prompts (one benchmark
+    of batch_size questions): each request seeds from where the last left off, so the second draws new
+    samples, not a copy of the first; greedy requests stay identical."""
+    from abel.config import GenerateParams
+    from abel.generation.backends import hf_backend
+
+    _, _, folder = tiny
+    prompts = ["Question:\n", "Question:\nAnswer:"]
+    sampled, _ = hf_backend(GenerateParams(model=str(folder), backend="hf", temperature=1.0, max_new_tokens=12,
+                                           stop=[], batch_size=2, benchmarks={"gsm8k": 1}), tmp_path)
+    first, second = sampled(prompts), sampled(prompts)
+    assert first != second
+    greedy, _ = hf_backend(GenerateParams(model=str(folder), backend="hf", max_new_tokens=12, stop=[], batch_size=2,
+                                          benchmarks={"gsm8k": 1}), tmp_path)
+    assert greedy(prompts) == greedy(prompts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,15 @@ def hf_backend(params: GenerateParams, root: Path) -> tuple[Generate, dict[str, 
     gen = HFGenerator(model, tok, batch_size=params.batch_size)
     cfg = sampling(params)
     info = {"backend": "hf", "device": torch.cuda.get_device_name() if gpu else "cpu", "precision": precision}
-    return (lambda prompts: gen.generate(prompts, cfg)), info
+    drawn = [0]  # rows sampled so far: each request seeds from where the last left off, as the vllm backend does
+    # (the same seed for every request would give two requests of the same prompts the same "samples")
+
+    def generate(prompts: list[str]) -> list[str]:
+        out = gen.generate(prompts, replace(cfg, seed=cfg.seed + drawn[0]))
+        drawn[0] += len(prompts)
+        return out
+
+    return generate, info
 
 
 def local_model_dir(params: GenerateParams, root: Path) -> str:

@@ -54,7 +54,8 @@ def run_files(files: dict[Path, Sequence[dict[str, Any]]], generate: Generate, *
     requests of ``batch_size`` prompts (a request may hold rows of several files), so a backend that
     batches (vLLM) sees full requests instead of one short request per file. After each request, its
     rows are appended to their own files, each flushed and fsync'd; a kill between two files' writes
-    leaves only finished rows, and a re-run skips them. Returns how many rows each file got now."""
+    leaves only finished rows, and a re-run skips them (its first request then holds other rows than the
+    uninterrupted run's did; greedy rows do not depend on it). Returns how many rows each file got now."""
     todo: list[tuple[Path, str, int, str]] = []
     for out_path, items in files.items():
         out_path.parent.mkdir(parents=True, exist_ok=True)
