@@ -65,9 +65,11 @@ def test_generation_respects_stop_strings(tiny) -> None:
     assert cut == free[: free.find(stop)]
 
 
-def _run_script(path: Path, out: Path, kill_after: int | None) -> str:
+def _killing_generator(kill_after: int | None, body: str) -> str:
+    """A script whose ``generate`` upper-cases prompts, prints each request's size, and SIGKILLs its own
+    process at request ``kill_after + 1``; ``body`` (no indent) then runs the runner with it."""
     return textwrap.dedent(f"""
-        import os, signal, time
+        import os, signal
         from pathlib import Path
         from abel.generation import runner
         calls = 0
@@ -76,10 +78,15 @@ def _run_script(path: Path, out: Path, kill_after: int | None) -> str:
             calls += 1
             if {kill_after!r} is not None and calls > {kill_after!r}:
                 os.kill(os.getpid(), signal.SIGKILL)
+            print(len(prompts), flush=True)
             return [p.upper() for p in prompts]
-        items = [{{"id": i, "prompt": f"q{{i}}"}} for i in range(10)]
-        runner.run(items, generate, Path({str(out)!r}), samples=2, batch_size=3, progress=False)
-    """)
+    """) + body
+
+
+def _run_script(path: Path, out: Path, kill_after: int | None) -> str:
+    return _killing_generator(kill_after, f"""items = [{{"id": i, "prompt": f"q{{i}}"}} for i in range(10)]
+runner.run(items, generate, Path({str(out)!r}), samples=2, batch_size=3, progress=False)
+""")
 
 
 def test_resume_after_sigkill_never_duplicates_or_truncates(tmp_path: Path) -> None:
@@ -101,22 +108,10 @@ def test_resume_after_sigkill_never_duplicates_or_truncates(tmp_path: Path) -> N
 
 
 def _run_files_script(folder: Path, kill_after: int | None) -> str:
-    return textwrap.dedent(f"""
-        import os, signal
-        from pathlib import Path
-        from abel.generation import runner
-        calls = 0
-        def generate(prompts):
-            global calls
-            calls += 1
-            if {kill_after!r} is not None and calls > {kill_after!r}:
-                os.kill(os.getpid(), signal.SIGKILL)
-            print(len(prompts), flush=True)
-            return [p.upper() for p in prompts]
-        files = {{Path({str(folder)!r}) / f"{{name}}.jsonl": [{{"id": i, "prompt": f"{{name}}-q{{i}}"}} for i in range(n)]
-                 for name, n in (("a", 5), ("b", 1), ("c", 7))}}
-        print(sorted((path.name, n) for path, n in runner.run_files(files, generate, batch_size=4, progress=False).items()))
-    """)
+    return _killing_generator(kill_after, f"""files = {{Path({str(folder)!r}) / f"{{name}}.jsonl": [{{"id": i, "prompt": f"{{name}}-q{{i}}"}} for i in range(n)]
+         for name, n in (("a", 5), ("b", 1), ("c", 7))}}
+print(sorted((path.name, n) for path, n in runner.run_files(files, generate, batch_size=4, progress=False).items()))
+""")
 
 
 def test_run_files_shares_requests_across_files_and_resumes_after_sigkill(tmp_path: Path) -> None:
