@@ -153,6 +153,7 @@ def stage_rows(peak: float, bf16: bool) -> None:
     from abel.generation.backends import backend, local_model_dir
     from abel.generation.batch import generate_benchmarks
     from abel.io import read_jsonl
+    from abel.training.models import parameter_count
 
     root = Path(__file__).resolve().parents[1]
     params = load_params(root / "params.yaml")
@@ -161,12 +162,7 @@ def stage_rows(peak: float, bf16: bool) -> None:
     gp = gp.model_copy(update={"model": model, "temperature": 0.0, "samples": 1})  # greedy, whatever params.yaml says
     where = local_model_dir(gp, root)
     tok = AutoTokenizer.from_pretrained(where)
-    from safetensors import safe_open
-
-    n_params = 0
-    for shard in sorted(Path(where).glob("*.safetensors")):  # tied embeddings are stored once, as parameters() counts them
-        with safe_open(str(shard), "pt") as fh:
-            n_params += sum(torch.Size(fh.get_slice(k).get_shape()).numel() for k in fh.keys())
+    n_params = parameter_count(where)  # as parameters() counts them: tied embeddings once
     n_prompts = sum(gp.benchmarks.values())
     print(f"\nThe generate stage's prompts (profile {params.profile}: {len(gp.benchmarks)} benchmarks, {n_prompts} prompts, "
           f"<= {gp.max_new_tokens} new tokens, greedy, fp32) from {model} ({n_params / 1e6:.1f}M parameters)\n")

@@ -59,6 +59,14 @@ def finished_pipeline(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) 
     return finished(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base, data_dir)
 
 
+@pytest.fixture(scope="module")
+def repo_copy(finished_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the finished tiny pipeline for one test module (tests/test_pipeline*.py), which its tests may change."""
+    from tests.pipeline import copy_of
+
+    return copy_of(finished_pipeline, tmp_path_factory.mktemp("repo") / "repo")
+
+
 def make_tiny_llama(path: Path, max_positions: int = 256, heads: int = 4):
     """A random-init 2-layer Llama and a byte-level BPE tokenizer trained here (no hub), saved to
     ``path`` as a Hugging Face folder; returns (model, tokenizer)."""

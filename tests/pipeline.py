@@ -25,7 +25,8 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def make_repo_copy(dest: Path, data_dir: Path) -> Path:
-    """``repo_copy`` into ``dest`` (tiny profile, fetch from ``data_dir``), for tests that need their own."""
+    """The tracked and untracked files of this checkout (no outputs, caches or venv) in ``dest`` as a fresh git
+    repo: tiny profile, fetch from ``data_dir``, the curation comparison shrunk."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     dest.mkdir(parents=True, exist_ok=True)

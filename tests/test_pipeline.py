@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,12 +20,6 @@ import yaml
 from tests.pipeline import BIN, copy_of, run as _run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def repo_copy(finished_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the finished tiny pipeline (tiny profile, fetched from the shared data) for this module's tests."""
-    return copy_of(finished_pipeline, tmp_path_factory.mktemp("repo") / "repo")
 
 
 def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
@@ -145,7 +138,7 @@ def test_a_fresh_clone_pulls_the_tiny_run_over_ssh_and_has_nothing_to_do(repo_co
     home = tmp_path / "home"
     home.mkdir()
     origin = tmp_path / "origin"
-    shutil.copytree(repo_copy, origin, symlinks=True)
+    copy_of(repo_copy, origin)
     _git(origin, "add", "-A")
     _git(origin, "commit", "-qm", "tiny run")
     assert "up to date" in _dvc(origin, home, "status").stdout

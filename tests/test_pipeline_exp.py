@@ -17,14 +17,9 @@ import pytest
 import yaml
 
 from abel.io import read_jsonl
-from tests.pipeline import BIN, copy_of, run as _run
+from tests.pipeline import BIN, run as _run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def repo_copy(finished_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_of(finished_pipeline, tmp_path_factory.mktemp("repo") / "repo")
 
 
 def test_dvc_exp_run_with_set_param_beside_abel_mode(repo_copy: Path) -> None:

@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import BIN, copy_of, run as _run
+from tests.pipeline import BIN, run as _run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def repo_copy(finished_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_of(finished_pipeline, tmp_path_factory.mktemp("repo") / "repo")
 
 
 def _stage_processes(root: Path) -> list[str]:

@@ -55,8 +55,10 @@ def run_files(files: dict[Path, Sequence[dict[str, Any]]], generate: Generate, *
     batches (vLLM) sees full requests instead of one short request per file. After each request, its
     rows are appended to their own files, each flushed and fsync'd; a kill between two files' writes
     leaves only finished rows, and a re-run skips them (its first request then holds other rows than the
-    uninterrupted run's did; greedy rows do not depend on it). Returns how many rows each file got now."""
+    uninterrupted run's did; greedy rows do not depend on it). Returns how many rows each file got now
+    (all it was missing: a request that fails raises)."""
     todo: list[tuple[Path, str, int, str]] = []
+    new: dict[Path, int] = {}
     for out_path, items in files.items():
         out_path.parent.mkdir(parents=True, exist_ok=True)
         done = finished_keys(out_path)
@@ -67,7 +69,7 @@ def run_files(files: dict[Path, Sequence[dict[str, Any]]], generate: Generate, *
             print(f"resuming {out_path.name}: {len(done)} of {len(items) * samples} responses already in {out_path}, "
                   f"{len(missing)} to generate", file=sys.stderr, flush=True)
         todo += missing
-    new = {path: 0 for path in files}
+        new[out_path] = len(missing)
     bar = tqdm(total=len(todo), desc=desc, unit="resp", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
@@ -83,7 +85,6 @@ def run_files(files: dict[Path, Sequence[dict[str, Any]]], generate: Generate, *
                 fh.write("".join(lines))
                 fh.flush()
                 os.fsync(fh.fileno())
-            new[path] += len(lines)
         bar.update(len(batch))
     bar.close()
     return new
