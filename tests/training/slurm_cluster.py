@@ -106,6 +106,8 @@ AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/builtin
+# the main scheduling pass every 2 s, not 60: a requeued job's BeginTime passes without an event to start it
+SchedulerParameters=sched_interval=2
 MpiDefault=none
 MailProg=/bin/true
 ReturnToService=2

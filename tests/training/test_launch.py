@@ -197,9 +197,13 @@ def test_model_sources_are_checked_before_training(tmp_path: Path) -> None:
         check_source(str(tmp_path / "m"), tmp_path)
 
 
-@pytest.mark.slow  # transformers' own offline lookups take ~20 s
 def test_hub_model_offline_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import (already done in this process): set its constant too,
+    # or the lookup goes to the network and fails only after its retries (about 20 s here, the same message)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelSourceError, match="cannot load 'meta-llama/Llama-2-7b-hf'.*local directory"):
         check_source("meta-llama/Llama-2-7b-hf", tmp_path)
