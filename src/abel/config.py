@@ -211,6 +211,9 @@ class SFTParams(_Section):
         "zero2", description="a config in src/abel/training/deepspeed/ (none = plain DDP)")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on GPU, fp32 on CPU")
     gradient_checkpointing: bool = False
+    cpu_allocator: Literal["auto", "tcmalloc", "system"] = Field(
+        "auto", description="CPU runs started on this machine: tcmalloc (preloaded) when installed, else the C library's "
+                            "malloc; tcmalloc = required; system = never (the same weights either way)")
     launcher: Literal["torchrun", "deepspeed", "slurm"] = Field(
         "torchrun", description="torchrun: this machine; deepspeed: multi-node with `hostfile`; slurm: an sbatch job (`slurm`)")
     processes: int = Field(2, ge=0, description="processes per node (0 = one per visible GPU; slurm: per allocated GPU)")

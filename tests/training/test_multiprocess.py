@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from abel.training import allocator
 from abel.training.launch import RunResult, launch
 from abel.training.logs import RunLog
 
@@ -74,6 +75,10 @@ def test_two_nodes_over_ssh_train_what_one_node_trains(zero2: tuple[RunResult, R
 
     _, one_node = zero2
     assert {rank: begins[0]["node_rank"] for rank, begins in one_node.begins.items()} == {0: 0, 1: 0}
+    # the one-node run's ranks got tcmalloc where it is installed; pdsh's ranks start without a preload
+    local = "tcmalloc" if allocator.find_tcmalloc() else "system"
+    assert {b[0]["allocator"] for b in one_node.begins.values()} == {local}
+    assert {b[0]["allocator"] for b in log.begins.values()} == {"system"}
     assert [(r["step"], r["loss"]) for r in log.train] == [(r["step"], r["loss"]) for r in one_node.train]
     assert log.train[-1]["step"] == 30 and log.train[-1]["loss"] == one_node.train[-1]["loss"]
     assert log.val == one_node.val
@@ -90,6 +95,30 @@ def test_zero3_two_processes_with_packing(curated: tuple[Path, Path], tmp_path: 
 
     model = AutoModelForCausalLM.from_pretrained(result.output_dir)
     assert sum(p.numel() for p in model.parameters()) > 50_000
+
+
+def test_plain_ddp_trains_the_same_weights_under_tcmalloc_and_the_system_malloc(curated: tuple[Path, Path],
+                                                                                tmp_path: Path) -> None:
+    """sft.cpu_allocator moves where tensors live, never a number: the cpu profile's layout (2 processes of
+    plain DDP) trained under each, the same loss at every step and the same weights, bit for bit."""
+    if allocator.find_tcmalloc() is None:
+        pytest.skip("no tcmalloc installed (apt-get install libtcmalloc-minimal4)")
+    import torch
+    from safetensors.torch import load_file
+
+    runs = {}
+    for choice in ("system", "tcmalloc"):
+        sft = tiny_sft("none", cpu_allocator=choice, max_steps=8, save_steps=100, eval_steps=4)
+        runs[choice] = run(sft, curated, tmp_path / choice)
+    (sys_result, sys_log), (tc_result, tc_log) = runs["system"], runs["tcmalloc"]
+    assert {b[0]["allocator"] for b in sys_log.begins.values()} == {"system"}
+    assert {b[0]["allocator"] for b in tc_log.begins.values()} == {"tcmalloc"}
+    assert sys_log.world_size == tc_log.world_size == 2 and sys_log.begins[0][0]["engine"] == "DistributedDataParallel"
+    assert [(r["step"], r["loss"], r["grad_norm"]) for r in sys_log.train] == \
+        [(r["step"], r["loss"], r["grad_norm"]) for r in tc_log.train]
+    assert len(sys_log.train) == 8 and sys_log.val == tc_log.val
+    a, b = (load_file(r.output_dir / "model.safetensors") for r in (sys_result, tc_result))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def kill_tree(pid: int) -> int:

@@ -32,7 +32,7 @@ from abel.config import SFTParams, resolve_precision
 from abel.fingerprint import Code, fingerprint
 from abel.io import InputError, atomic_open, write_json
 from abel.procs import parent_death_signal, work_lock
-from abel.training import slurm
+from abel.training import allocator, slurm
 from abel.training.data import read_curated
 from abel.training.hosts import HostfileError, check_nodes, read_hostfile, ssh_args
 from abel.training.models import ModelSourceError, check_source, prepare_base
@@ -164,13 +164,13 @@ def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: 
 # them never retrains (tests/training/test_launch.py checks the list covers the ranks' imports); nor is
 # abel.training.slurm, which starts the same ranks, with the same run file, on a cluster's nodes.
 RUN_CODE = ("abel.training.train", "abel.training.data", "abel.training.models", "abel.training.safe_load",
-            "abel.training.launch", "abel.modelio")
+            "abel.training.allocator", "abel.training.launch", "abel.modelio")
 
 
 # where the ranks run, not what they compute: the plan (nodes x processes, precision) holds what of it
 # decides the weights, so a run started by torchrun resumes under SLURM (the same loss, tests/training/test_slurm.py)
 # and a multi-node run resumes on other nodes of the same shape
-LAUNCH_ONLY = {"launcher", "slurm", "hostfile", "ssh_config"}
+LAUNCH_ONLY = {"launcher", "slurm", "hostfile", "ssh_config", "cpu_allocator"}  # the allocator: see abel.training.allocator
 
 
 def run_key(sft: SFTParams, p: Plan, train_path: Path, val_path: Path | None) -> str:
@@ -325,11 +325,14 @@ def launch(sft: SFTParams, root: Path, train_path: Path, val_path: Path | None, 
             check_nodes(list(hosts(sft, root)), ssh_config(sft, root), os.environ.get("PDSH_SSH_ARGS_APPEND", ""),
                         sys.executable, root)
         partition = slurm.check_cluster(sft.slurm, p.processes).name if sft.launcher == "slurm" else None
-    except (InputError, ModelSourceError, HostfileError, slurm.SlurmConfigError) as exc:
+        # tcmalloc for CPU ranks this process starts itself (sft.cpu_allocator; abel.training.allocator)
+        malloc = allocator.resolve(sft.cpu_allocator, local=p.cpu and p.nodes == 1 and partition is None)
+    except (InputError, ModelSourceError, HostfileError, slurm.SlurmConfigError, allocator.AllocatorError) as exc:
         raise PlanError(str(exc)) from None
     run_dir = (runs_dir or root / "checkpoints" / "sft") / run_key(sft, p, train_path, val_path)
     with work_lock(run_dir) as lock_fd:  # two trainers never share a checkpoint folder
-        return _launch_locked(sft, p, root, run_dir, train_path, val_path, output_dir, progress, lock_fd, partition)
+        return _launch_locked(sft, p, root, run_dir, train_path, val_path, output_dir, progress, lock_fd, partition,
+                              malloc)
 
 
 def prepare_resume(ckpt_dir: Path, log_dir: Path) -> str | None:
@@ -356,7 +359,8 @@ def prepare_resume(ckpt_dir: Path, log_dir: Path) -> str | None:
 
 
 def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_path: Path, val_path: Path | None,
-                   output_dir: Path, progress: bool, lock_fd: int, partition: str | None) -> RunResult:
+                   output_dir: Path, progress: bool, lock_fd: int, partition: str | None,
+                   malloc: str | None = None) -> RunResult:
     ckpt_dir, log_dir = run_dir / "checkpoints", run_dir / "logs"
     slurm.cancel_stale(run_dir)  # a job whose launcher was killed with its guard: never two runs in one folder
     resume = prepare_resume(ckpt_dir, log_dir)
@@ -389,7 +393,7 @@ def _launch_locked(sft: SFTParams, p: Plan, root: Path, run_dir: Path, train_pat
     cmd = command(sft, p, run_file, root)
     with atomic_open(run_dir / "command.txt") as fh:
         fh.write(" ".join(cmd) + "\n")
-    env = environment(p, root)
+    env = allocator.preload(environment(p, root), malloc, sft.cpu_allocator)
     scratch = run_dir / "tmp"  # torchrun's torchelastic_* logs and the ranks' temp files: not in /tmp
     shutil.rmtree(scratch, ignore_errors=True)  # a killed run's leftovers
     scratch.mkdir()

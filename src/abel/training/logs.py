@@ -95,7 +95,7 @@ def summary(log: RunLog, steady_from: int = 2) -> dict[str, Any]:
     tok_s = (sum(r["tokens"] for r in steady) / sum(r["tokens"] / r["tokens_per_s"] for r in steady)) if steady else None
     return {
         "world_size": first["world_size"], "engine": first["engine"], "zero_stage": first["zero_stage"],
-        "dtype": first["dtype"],
+        "dtype": first["dtype"], "allocator": first.get("allocator"),  # absent from logs written before it was logged
         "steps": log.final_step if log.final_step is not None else log.train[-1]["step"] if log.train else 0,
         "epochs": log.final_epoch if log.final_epoch is not None else log.train[-1]["epoch"] if log.train else 0.0,
         "train_loss_first": log.train[0]["loss"] if log.train else None,

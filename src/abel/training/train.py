@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from abel import modelio
+from abel.training.allocator import in_use as allocator_in_use
 from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE  # written once every rank has saved the checkpoint
 from abel.procs import parent_death_signal
 
@@ -150,7 +151,7 @@ def main(run_file: str) -> int:
                          "engine": type(engine).__name__ if engine is not None else type(trainer.model_wrapped).__name__,
                          "zero_stage": engine.zero_optimization_stage() if engine is not None else None,
                          "device": str(args.device), "dtype": str(next(trainer.model.parameters()).dtype),
-                         "threads": torch.get_num_threads(), "train_rows": len(train), "train_tokens": train.tokens(),
+                         "threads": torch.get_num_threads(), "allocator": allocator_in_use(), "train_rows": len(train), "train_tokens": train.tokens(),
                          "too_long": len(train_enc.too_long), "grad_accum": args.gradient_accumulation_steps,
                          "micro_batch": args.per_device_train_batch_size, "max_steps": state.max_steps,
                          "resumed_from": run.get("resume_from")})
