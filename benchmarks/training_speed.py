@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -84,6 +85,7 @@ def train_speed(model, tok, rows: list[dict], packing: bool, micro: int, steps: 
     params = sum(p.numel() for p in model.parameters())
     real = padded = flops = 0.0
     elapsed = 0.0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     for step in range(steps + 1):  # step 0 warms up (allocations, first-call overheads)
         batch = collate([data[(step * micro + i) % len(data)] for i in range(micro)])
         batch.pop("example_ids")
@@ -94,6 +96,8 @@ def train_speed(model, tok, rows: list[dict], packing: bool, micro: int, steps: 
         opt.step()
         opt.zero_grad(set_to_none=True)
         dt = time.perf_counter() - t
+        if step == 0:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
         if step:
             seq = batch["input_ids"].shape[1]
             elapsed += dt
@@ -101,24 +105,25 @@ def train_speed(model, tok, rows: list[dict], packing: bool, micro: int, steps: 
             padded += batch["input_ids"].numel()
             # compute is spent on every position, padding included; only real tokens count as work done
             flops += n_real * (6 * params + 6 * cfg.num_hidden_layers * seq * cfg.hidden_size)
+    end = resource.getrusage(resource.RUSAGE_SELF)  # the timed steps' (and their collation's) page faults and CPU
+    cpu = (end.ru_utime - usage.ru_utime) + (end.ru_stime - usage.ru_stime)
     return {"params": params, "tokens_per_s": real / elapsed, "padding": 1 - real / padded,
-            "flops_per_s": flops / elapsed, "seconds": elapsed}
+            "flops_per_s": flops / elapsed, "seconds": elapsed, "faults_per_step": (end.ru_minflt - usage.ru_minflt) / steps,
+            "kernel_share": (end.ru_stime - usage.ru_stime) / cpu if cpu else 0.0}
 
 
 def use_allocator(choice: str) -> str:
-    """Re-execute this script with the allocator the stage's ranks get for ``sft.cpu_allocator: choice``
-    unless it already runs with it; what it runs with."""
-    lib = allocator.resolve(choice, local=True)
-    want = "tcmalloc" if lib else "system"
-    if allocator.in_use() != want:
-        if os.environ.get("ABEL_BENCH_ALLOCATOR") == want:  # already re-executed once: LD_PRELOAD did not take
-            sys.exit(f"could not start with the {want} allocator (LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r})")
-        env = allocator.preload(dict(os.environ), lib, choice) | {"ABEL_BENCH_ALLOCATOR": want}
-        if lib is None:
-            env = allocator.preload(env, None, "system")
+    """Re-execute this script under the ``LD_PRELOAD`` the stage's ranks get for ``sft.cpu_allocator: choice``
+    (the launcher's own ``allocator.preload`` of this environment) unless it already runs under it; the
+    malloc this process runs with."""
+    env = allocator.preload(dict(os.environ), allocator.resolve(choice, local=True), choice)
+    if env.get("LD_PRELOAD") != os.environ.get("LD_PRELOAD"):
+        if os.environ.get("ABEL_BENCH_REEXEC"):  # once only
+            sys.exit(f"re-executed with LD_PRELOAD={os.environ.get('LD_PRELOAD')!r} and still not the ranks' "
+                     f"{env.get('LD_PRELOAD')!r}")
         sys.stdout.flush()
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
-    return f"{want} ({lib})" if lib else want
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env | {"ABEL_BENCH_REEXEC": "1"})
+    return f"{allocator.in_use()} (LD_PRELOAD={env.get('LD_PRELOAD', '')!r})"
 
 
 def stage_layouts(rows: list[dict], layouts: list[str], steps: int, max_length: int, loop_tok_s: float,
@@ -174,8 +179,8 @@ def main() -> None:
     peak = matmul_peak()
     rows = records(args.data_dir, 256)
     print(f"measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s ({args.threads} threads); allocator: {malloc}\n")
-    print("| model | parameters | packing | padding share | real tokens/s | achieved GFLOP/s | MFU |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | parameters | packing | padding share | real tokens/s | achieved GFLOP/s | MFU | page faults per step | CPU time in the kernel |")
+    print("|---|---|---|---|---|---|---|---|---|")
     loop = {}
     for name in ("tiny", "smollm2"):
         if args.only and name != args.only:
@@ -185,7 +190,8 @@ def main() -> None:
             r = train_speed(model, tok, rows, packing, args.micro, args.steps, args.max_length)
             loop[name, packing] = r["tokens_per_s"]
             print(f"| {name} | {r['params'] / 1e6:.2f}M | {'yes' if packing else 'no'} | {100 * r['padding']:.0f}% "
-                  f"| {r['tokens_per_s']:,.0f} | {r['flops_per_s'] / 1e9:.1f} | {100 * r['flops_per_s'] / peak:.1f}% |",
+                  f"| {r['tokens_per_s']:,.0f} | {r['flops_per_s'] / 1e9:.1f} | {100 * r['flops_per_s'] / peak:.1f}% "
+                  f"| {r['faults_per_step']:,.0f} | {100 * r['kernel_share']:.1f}% |",
                   flush=True)
         del model
     if args.layouts:

@@ -99,8 +99,10 @@ def test_zero3_two_processes_with_packing(curated: tuple[Path, Path], tmp_path: 
 
 def test_plain_ddp_trains_the_same_weights_under_tcmalloc_and_the_system_malloc(curated: tuple[Path, Path],
                                                                                 tmp_path: Path) -> None:
-    """sft.cpu_allocator moves where tensors live, never a number: the cpu profile's layout (2 processes of
-    plain DDP) trained under each, the same loss at every step and the same weights, bit for bit."""
+    """sft.cpu_allocator moves where tensors live, never a number: 2 processes of plain DDP (the cpu profile's
+    engine, on the tiny model) trained under each, the same loss at every step and the same weights, bit
+    for bit. (SmolLM2, whose tensors are the ones glibc maps afresh, was checked the same way by hand:
+    benchmarks/README.md.)"""
     if allocator.find_tcmalloc() is None:
         pytest.skip("no tcmalloc installed (apt-get install libtcmalloc-minimal4)")
     import torch

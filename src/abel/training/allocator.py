@@ -1,22 +1,23 @@
 """Which ``malloc`` a CPU run's ranks use (``sft.cpu_allocator``): tcmalloc when it is installed, or the C library's.
 
-Why: a CPU training step allocates and frees tensors larger than glibc's largest heap chunk (SmolLM2's
-logits and its embedding gradient are 75-113 MB), so glibc maps fresh pages for them every micro-batch
-and the kernel zeroes each page on first touch: 2.3M page faults in 16 micro-batches of SmolLM2 here, 7%
-of the CPU time in the kernel. tcmalloc keeps freed memory and reuses it (0.2M faults, under 1% in the
-kernel). It moves no number: where a tensor lives is not what is added to what, and PyTorch aligns every
-CPU buffer to 64 bytes under either allocator (tests/training/test_multiprocess.py trains the same run
-under both and compares the weights bit for bit). ``benchmarks/training_speed.py`` measures both.
+Why: a CPU training step allocates and frees tensors larger than glibc's largest heap chunk (32 MB; SmolLM2's
+logits are 75 MB a row, its embedding gradient 113 MB), so glibc maps fresh pages for them every micro-batch
+and the kernel zeroes each page on first touch. tcmalloc keeps freed memory and reuses it.
+``benchmarks/training_speed.py`` prints the page faults per step and the share of CPU time spent in the
+kernel under either (``--allocator``), and the stage's tokens/s; ``benchmarks/README.md`` has the numbers.
+It moves no number: where a tensor lives is not what is added to what, and PyTorch aligns every CPU buffer
+to 64 bytes under either allocator (tests/training/test_multiprocess.py trains the same run under both and
+compares the weights bit for bit).
 
 It is preloaded (``LD_PRELOAD``) into the processes the launcher starts on this machine; runs that start
 their ranks elsewhere (a hostfile's nodes, a SLURM job) use those machines' own allocator. Each rank logs
-the allocator it really got (``allocator`` in its begin event), read from its own memory map.
+the allocator it really got (``allocator`` in its begin event), read from its own memory map, and a rank
+of a run that requires tcmalloc stops if it did not get it.
 """
 
 from __future__ import annotations
 
 import ctypes.util
-import os
 import sys
 from pathlib import Path
 
@@ -32,11 +33,13 @@ class AllocatorError(ValueError):
 
 
 def find_tcmalloc() -> str | None:
-    """A tcmalloc shared library for ``LD_PRELOAD``: the active environment's own lib folder first (conda,
-    a virtualenv), then what the dynamic linker's cache knows (``ctypes.util.find_library``). None off Linux."""
+    """A tcmalloc shared library for ``LD_PRELOAD``: this Python's own environment first (a conda env, or the
+    conda a virtualenv was made from: ``sys.prefix``, ``sys.base_prefix``; another activated conda's would
+    bring its own libstdc++ along), then what the dynamic linker's cache knows (``ctypes.util.find_library``).
+    None off Linux."""
     if not sys.platform.startswith("linux"):
         return None
-    for prefix in dict.fromkeys(p for p in (os.environ.get("CONDA_PREFIX"), os.environ.get("VIRTUAL_ENV"), sys.prefix) if p):
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
         for name in NAMES:
             found = sorted(Path(prefix, "lib").glob(f"lib{name}.so*"))
             if found:
@@ -70,24 +73,46 @@ def resolve(choice: str, local: bool) -> str | None:
     return lib
 
 
+# what `in_use` recognises, by library file name; anything else mapped is the C library's malloc
+KNOWN = ("tcmalloc", "jemalloc", "mimalloc")
+# tcmalloc writes a "large alloc" line to stderr for every allocation over 1 GiB by default: not worth a log line
+QUIET = {"TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD": str(1 << 40)}
+
+
+def _malloc_of(entry: str) -> str | None:
+    name = Path(entry).name
+    return next((m for m in KNOWN if name.startswith(f"lib{m}")), None)
+
+
 def preload(env: dict[str, str], lib: str | None, choice: str = "auto") -> dict[str, str]:
-    """``env`` for the ranks: ``lib`` first in ``LD_PRELOAD``, in place of any tcmalloc already there; with
-    ``choice`` system, no tcmalloc at all. Other preloads stay, in their order."""
+    """``env`` for the ranks of ``sft.cpu_allocator: choice``, ``lib`` being what ``resolve`` gave.
+
+    ``lib`` goes first in ``LD_PRELOAD``, in place of any tcmalloc already there; under auto, a malloc the
+    user preloads already (jemalloc, mimalloc) stands instead. ``system`` takes every tcmalloc out. Other
+    preloads stay, in their order."""
     entries = [p for p in env.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
+    if choice == "auto" and any(_malloc_of(p) not in (None, "tcmalloc") for p in entries):
+        return env
     if lib is None and choice != "system":
         return env
-    rest = [p for p in entries if "libtcmalloc" not in Path(p).name]
+    rest = [p for p in entries if _malloc_of(p) != "tcmalloc"]
     out = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
-    if lib is not None or rest:
-        out["LD_PRELOAD"] = ":".join([lib, *rest] if lib is not None else rest)
+    if lib is not None:
+        rest.insert(0, lib)
+        out = {**QUIET, **out}
+    if rest:
+        out["LD_PRELOAD"] = ":".join(rest)
     return out
 
 
 def in_use() -> str:
-    """The allocator this process runs with: tcmalloc if a tcmalloc library is mapped into it, else system
-    (unknown where there is no ``/proc/self/maps``)."""
+    """The malloc this process runs with, from the libraries mapped into it: tcmalloc, jemalloc or mimalloc
+    (several joined by "+", in that order, when more than one is loaded), else system; unknown where there
+    is no ``/proc/self/maps``."""
     try:
         maps = Path("/proc/self/maps").read_text(errors="replace")
     except OSError:
         return "unknown"
-    return "tcmalloc" if "/libtcmalloc" in maps else "system"
+    mapped = {_malloc_of(line.rsplit(None, 1)[-1]) for line in maps.splitlines() if "/lib" in line}
+    found = [m for m in KNOWN if m in mapped]
+    return "+".join(found) if found else "system"

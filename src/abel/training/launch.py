@@ -164,8 +164,11 @@ def check_inputs(sft: SFTParams, train_path: Path, val_path: Path | None, root: 
 # them never retrains (tests/training/test_launch.py checks the list covers the ranks' imports); nor is
 # abel.training.slurm, which starts the same ranks, with the same run file, on a cluster's nodes.
 RUN_CODE = ("abel.training.train", "abel.training.data", "abel.training.models", "abel.training.safe_load",
-            "abel.training.allocator", "abel.training.launch", "abel.modelio")
+            "abel.training.launch", "abel.modelio")
 
+
+# (abel.training.allocator, imported by the ranks, is not in it: it says which malloc they run with, which moves
+# where tensors live, not their values; tests/training/test_multiprocess.py trains under both and compares)
 
 # where the ranks run, not what they compute: the plan (nodes x processes, precision) holds what of it
 # decides the weights, so a run started by torchrun resumes under SLURM (the same loss, tests/training/test_slurm.py)
@@ -432,7 +435,8 @@ def _run_slurm_job(sft: SFTParams, p: Plan, root: Path, run_dir: Path, run_file:
         fh.write(f"sbatch --parsable {script}\n")
     (run_dir / slurm.JOB_FILE).unlink(missing_ok=True)
     try:
-        job_id = slurm.submit(script)
+        # sbatch exports this environment to the job: with system, without a tcmalloc preload of the user's
+        job_id = slurm.submit(script, env=allocator.preload(dict(os.environ), None, sft.cpu_allocator))
     except slurm.SlurmConfigError as exc:  # sbatch refused it: nothing was launched
         raise PlanError(str(exc)) from None
     slurm.record(run_dir, {"job_id": job_id, "script": str(script)})

@@ -14,7 +14,7 @@ from abel.io import read_jsonl
 TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "tokens")
 VAL_COLUMNS = ("step", "val_loss")
 # the keys of ``summary`` that are facts of the machine and the attempt, not of the result: they go to provenance
-RUN_FACTS = ("tokens_per_s", "resumes")
+RUN_FACTS = ("tokens_per_s", "resumes", "allocator")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,10 @@ def summary(log: RunLog, steady_from: int = 2) -> dict[str, Any]:
     tok_s = (sum(r["tokens"] for r in steady) / sum(r["tokens"] / r["tokens_per_s"] for r in steady)) if steady else None
     return {
         "world_size": first["world_size"], "engine": first["engine"], "zero_stage": first["zero_stage"],
-        "dtype": first["dtype"], "allocator": first.get("allocator"),  # absent from logs written before it was logged
+        "dtype": first["dtype"],
+        # every rank's, every attempt's (a run resumed on a machine without tcmalloc: "system, tcmalloc");
+        # None for logs written before ranks logged it
+        "allocator": ", ".join(sorted({b["allocator"] for bs in log.begins.values() for b in bs if "allocator" in b})) or None,
         "steps": log.final_step if log.final_step is not None else log.train[-1]["step"] if log.train else 0,
         "epochs": log.final_epoch if log.final_epoch is not None else log.train[-1]["epoch"] if log.train else 0.0,
         "train_loss_first": log.train[0]["loss"] if log.train else None,

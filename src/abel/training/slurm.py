@@ -188,11 +188,11 @@ def write_script(text: str, run_dir: Path) -> Path:
     return path
 
 
-def submit(script: Path) -> int:
+def submit(script: Path, env: dict[str, str] | None = None) -> int:
     """``sbatch --parsable``; the job id. sbatch's refusal (a time over the partition's limit, an
     unknown account, ...) is a SlurmConfigError with its message: no job exists then."""
     out = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, timeout=120,
-                         check=False)
+                         check=False, env=env)
     if out.returncode != 0:
         raise SlurmConfigError(f"sbatch refused {script}: {out.stderr.strip() or out.stdout.strip()} "
                                "(its #SBATCH lines come from sft.slurm: partition, nodes, gpus_per_node, "

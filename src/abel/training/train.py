@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from abel import modelio
-from abel.training.allocator import in_use as allocator_in_use
 from abel.modelio import CHECKPOINT_COMPLETE as COMPLETE  # written once every rank has saved the checkpoint
 from abel.procs import parent_death_signal
+from abel.training.allocator import in_use as allocator_in_use
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:
@@ -71,6 +71,11 @@ def main(run_file: str) -> int:
     run: dict[str, Any] = json.loads(Path(run_file).read_text())
     watch_owner(run.get("owner"))
     sft = run["sft"]
+    malloc = allocator_in_use()
+    if sft.get("cpu_allocator") == "tcmalloc" and "tcmalloc" not in malloc.split("+"):
+        # the launcher preloaded it (sft.cpu_allocator: tcmalloc is refused for ranks it does not start itself)
+        sys.exit(f"sft.cpu_allocator: tcmalloc, but this rank runs with {malloc} malloc: the dynamic linker did not "
+                 f"load LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r} (its message is above)")
     ckpt_dir, log_dir = Path(run["checkpoint_dir"]), Path(run["log_dir"])
     on_gpu = torch.cuda.is_available() and not run["cpu"]
     bf16 = run["precision"] == "bf16"
@@ -151,7 +156,7 @@ def main(run_file: str) -> int:
                          "engine": type(engine).__name__ if engine is not None else type(trainer.model_wrapped).__name__,
                          "zero_stage": engine.zero_optimization_stage() if engine is not None else None,
                          "device": str(args.device), "dtype": str(next(trainer.model.parameters()).dtype),
-                         "threads": torch.get_num_threads(), "allocator": allocator_in_use(), "train_rows": len(train), "train_tokens": train.tokens(),
+                         "threads": torch.get_num_threads(), "allocator": malloc, "train_rows": len(train), "train_tokens": train.tokens(),
                          "too_long": len(train_enc.too_long), "grad_accum": args.gradient_accumulation_steps,
                          "micro_batch": args.per_device_train_batch_size, "max_steps": state.max_steps,
                          "resumed_from": run.get("resume_from")})
