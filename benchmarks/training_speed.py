@@ -10,7 +10,7 @@ DeepSpeed's communication (the sft stage's multi-process runs log their own toke
 
 With ``--layouts``, the same run also trains SmolLM2 through the sft stage's own launcher
 (``abel.training.launch``: torchrun, the Trainer, DeepSpeed or DDP, checkpoints off) on the same rows,
-packed, at the cpu profile's batch (global 8 rows, micro 2) for ``--layout-steps`` optimizer steps, once
+packed, at the cpu profile's global batch (8 rows; micro 2 unless the layout names one) for ``--layout-steps`` optimizer steps, once
 per process/DeepSpeed layout, and prints each layout's tokens/s (the stage's own log, the first step
 skipped as warm-up) beside the single-process packed loop's: which layout the cpu profile should use.
 
@@ -85,7 +85,6 @@ def train_speed(model, tok, rows: list[dict], packing: bool, micro: int, steps: 
     params = sum(p.numel() for p in model.parameters())
     real = padded = flops = 0.0
     elapsed = 0.0
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     for step in range(steps + 1):  # step 0 warms up (allocations, first-call overheads)
         batch = collate([data[(step * micro + i) % len(data)] for i in range(micro)])
         batch.pop("example_ids")
@@ -170,6 +169,8 @@ def main() -> None:
                         help="malloc of the loop and of the stage's ranks alike (sft.cpu_allocator; default auto: "
                              "tcmalloc when installed)")
     args = parser.parse_args()
+    if args.steps < 1 or args.layout_steps < 2:
+        parser.error("--steps must be at least 1 and --layout-steps at least 2 (the first step is not timed)")
     try:
         malloc = use_allocator(args.allocator)
     except allocator.AllocatorError as exc:

@@ -65,12 +65,15 @@ def test_repro_reproduces_the_paper_table(repo_copy: Path) -> None:
     assert prov["hardware"]["cpu_count"] >= 1 and set(prov["params_hash"]) == {"analyze"}
     assert record("sft")["seeds"] == {"sft": 0, "curate": 0} and record("generate")["versions"]["deepspeed"]
     assert record("sft")["run"]["tokens_per_s"] > 0 and record("sft")["run"]["resumes"] == 0
+    from abel.training.allocator import find_tcmalloc
+
+    assert record("sft")["run"]["allocator"] == ("tcmalloc" if find_tcmalloc() else "system")  # both ranks' (auto)
     assert record("generate")["run"]["seconds"] >= 0 and record("generate")["run"]["generated_now"] == 96
     for stage in ("score", "overfit"):
         assert record(stage)["commit"] == prov["commit"]
     for path in sorted((repo_copy / "metrics").rglob("*.json")):
         text = path.read_text()
-        assert not any(k in text for k in ('"provenance"', '"commit"', '"seconds"', '"tokens_per_s"', '"resumes"')), path
+        assert not any(k in text for k in ('"provenance"', '"commit"', '"seconds"', '"tokens_per_s"', '"resumes"', '"allocator"')), path
     assert "tokens_per_s" not in (repo_copy / "metrics/sft/train.csv").read_text()
     assert set(ours) == {f"{b}/sft/{m}" for b in gen["benchmarks"] for m in ("abel", "strict")}
     assert all(0 <= r["ci_lo"] <= r["accuracy"] <= r["ci_hi"] <= 1 and r["n"] == gen["benchmarks"][r["benchmark"]]["responses"]

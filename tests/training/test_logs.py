@@ -57,3 +57,19 @@ def test_steps_after_the_last_logged_one_count(tmp_path: Path) -> None:
         _write(old, rank, [_begin(0), _log(5, 2.0, [rank]), _log(10, 1.5, [2 + rank])])
     s = summary(read_run(old))
     assert (s["steps"], s["epochs"], s["train_tokens_seen"]) == (10, 2.5, 400)
+
+
+def test_the_allocator_is_every_ranks_and_every_attempts(tmp_path: Path) -> None:
+    """Killed under one malloc, resumed under another: both named, so the run's tokens/s is not read as one's."""
+    for rank in (0, 1):
+        _write(tmp_path, rank, [_begin(0) | {"allocator": "system"}, _log(1, 2.0, [rank]),
+                                _begin(1) | {"allocator": "tcmalloc"}, _log(2, 1.9, [2 + rank])])
+    assert summary(read_run(tmp_path))["allocator"] == "system, tcmalloc"
+    one = tmp_path / "one"
+    for rank in (0, 1):
+        _write(one, rank, [_begin(0) | {"allocator": "tcmalloc"}, _log(1, 2.0, [rank])])
+    assert summary(read_run(one))["allocator"] == "tcmalloc"
+    old = tmp_path / "old"  # logs from before ranks logged it
+    for rank in (0, 1):
+        _write(old, rank, [_begin(0), _log(1, 2.0, [rank])])
+    assert summary(read_run(old))["allocator"] is None

@@ -193,7 +193,7 @@ def sft_section(led: Ledger, file: str = A.SFT_SUMMARY, run_file: str = A.proven
     summary = led.load(file)
     rows = [[k, led.cite(file, (k,), fmt)] for k, fmt in keys if summary.get(k) is not None]
     return "\n".join(["## Fine-tuning run\n", _table(["", "value"], rows), _source(file),
-                      f"\nThroughput and resumes are facts of a run, not results: see `{run_file}`.\n",
+                      f"\nThroughput, resumes and the allocator are facts of a run, not results: see `{run_file}`.\n",
                       "\n![loss](../figures/sft/loss.png)\n"])
 
 

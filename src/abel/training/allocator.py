@@ -9,8 +9,10 @@ It moves no number: where a tensor lives is not what is added to what, and PyTor
 to 64 bytes under either allocator (tests/training/test_multiprocess.py trains the same run under both and
 compares the weights bit for bit).
 
-It is preloaded (``LD_PRELOAD``) into the processes the launcher starts on this machine; runs that start
-their ranks elsewhere (a hostfile's nodes, a SLURM job) use those machines' own allocator. Each rank logs
+It is preloaded (``LD_PRELOAD``) into the CPU processes the launcher starts on this machine; GPU runs and
+runs that start their ranks elsewhere (a multi-node hostfile's nodes, a SLURM job) use their own allocator.
+``in_use`` names every known malloc loaded, not which one serves ``malloc`` when a user preloads two; the
+launcher always puts tcmalloc first. Each rank logs
 the allocator it really got (``allocator`` in its begin event), read from its own memory map, and a rank
 of a run that requires tcmalloc stops if it did not get it.
 """
