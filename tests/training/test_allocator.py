@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,6 @@ from abel.training import allocator
 from abel.training.allocator import AllocatorError, in_use, preload, resolve
 from abel.training.launch import PlanError, launch, run_key
 from abel.training.launch import plan as make_plan
-
-
-def ctypes_find(name: str) -> str | None:
-    import ctypes.util
-
-    return ctypes.util.find_library(name)
 
 
 def test_auto_takes_tcmalloc_only_where_it_is_found_and_the_run_is_local(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,8 +51,6 @@ def test_the_allocator_is_not_part_of_the_run_key(tmp_path: Path, curated: tuple
 
 def test_find_tcmalloc_looks_in_this_pythons_prefix_then_the_linker_cache(monkeypatch: pytest.MonkeyPatch,
                                                                           tmp_path: Path) -> None:
-    import ctypes.util
-
     asked = []
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: asked.append(name) or None)
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
@@ -99,7 +92,7 @@ def test_in_use_reads_the_process_memory_map() -> None:
     if lib is None:
         pytest.skip("no tcmalloc installed (apt-get install libtcmalloc-minimal4)")
     code = "from abel.training.allocator import in_use; print(in_use())"
-    jemalloc = ctypes_find("jemalloc")
+    jemalloc = ctypes.util.find_library("jemalloc")
     cases = [(preload({}, lib), "tcmalloc"), ({}, "system")]
     if jemalloc:
         cases.append(({"LD_PRELOAD": jemalloc}, "jemalloc"))
